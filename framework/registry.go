@@ -52,6 +52,9 @@ type Factory[T any] struct {
 	RawKeys []string
 	// New builds the component. cfg is the decoded struct from Defaults (or nil).
 	New func(bc BuildContext, cfg any) (T, error)
+	// Files returns the files the config references (traces, modules, binaries,
+	// checkpoints), resolved against BaseDir; their digests enter the config hash. Optional.
+	Files func(baseDir string, cfg any) []string
 	// Check validates the component's config beyond its struct (e.g. the HPA spec, decoded
 	// from Raw) at load time, so `scalelab validate` reports it. Optional.
 	Check func(bc BuildContext, cfg any) []error
