@@ -66,14 +66,18 @@ type BatchingSettings struct {
 // vector (the HPA does): its pods with phase, readiness and per-pod metric samples as a
 // metrics pipeline (metrics-server, prometheus-adapter) would present them, lag included.
 type ClusterView struct {
-	Now             time.Time               `json:"now"`
-	Replicas        ReplicaCounts           `json:"replicas"`
-	MinReplicas     int                     `json:"min_replicas"`
-	MaxReplicas     int                     `json:"max_replicas"`
-	CPURequestMilli int64                   `json:"cpu_request_milli"`
-	Batching        BatchingSettings        `json:"batching"`
-	Pods            []PodView               `json:"pods"`
-	Metrics         map[string]MetricSample `json:"metrics,omitempty"` // workload-level (Object/External) metrics by name
+	Now             time.Time     `json:"now"`
+	Replicas        ReplicaCounts `json:"replicas"`
+	MinReplicas     int           `json:"min_replicas"`
+	MaxReplicas     int           `json:"max_replicas"`
+	CPURequestMilli int64         `json:"cpu_request_milli"`
+	// HPATarget is the target CPU utilisation (percent) of the HPA that Command.HPATarget
+	// drives, as in force now; 0 when no such HPA runs (the hpa_target action design's Hold
+	// reads it).
+	HPATarget float64                 `json:"hpa_target,omitempty"`
+	Batching  BatchingSettings        `json:"batching"`
+	Pods      []PodView               `json:"pods"`
+	Metrics   map[string]MetricSample `json:"metrics,omitempty"` // workload-level (Object/External) metrics by name
 }
 
 // PodPhase mirrors corev1.PodPhase.
