@@ -19,6 +19,9 @@ type Episode struct {
 	Duration time.Duration
 	// SLO is the latency objective counted in Totals.SLOViolations.
 	SLO time.Duration
+	// ClientTimeout is how long a client waits before giving up on a request (counted as a
+	// drop); 0 means the backend's default.
+	ClientTimeout time.Duration
 }
 
 // Backend is a cluster the framework drives: the embedded simulator or a real cluster.
