@@ -54,12 +54,13 @@ func (s ActionSpace) Contains(a Action) error {
 	switch s.Kind {
 	case Discrete:
 		v := a.Values[0]
-		if v != math.Trunc(v) || v < 0 || int(v) >= s.N {
+		// Compare as float64: converting a huge value to int first would overflow.
+		if v != math.Trunc(v) || v < 0 || v >= float64(s.N) {
 			return fmt.Errorf("action %v outside discrete space [0,%d)", v, s.N)
 		}
 	case MultiDiscrete:
 		for i, v := range a.Values {
-			if v != math.Trunc(v) || v < 0 || int(v) >= s.Nvec[i] {
+			if v != math.Trunc(v) || v < 0 || v >= float64(s.Nvec[i]) {
 				return fmt.Errorf("action[%d]=%v outside [0,%d)", i, v, s.Nvec[i])
 			}
 		}

@@ -20,6 +20,13 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
+	// os.CreateTemp makes the file 0600; results are meant to be readable like any file
+	// written with os.WriteFile.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(tmp)
@@ -76,7 +83,11 @@ func kpisNoNaN(k KPIs) map[string]any {
 	m["disabled_at_s"] = k.DisabledAtS
 	terms := map[string]any{}
 	for n, v := range k.RewardTerms {
-		terms[n] = v
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			terms[n] = nil
+		} else {
+			terms[n] = v
+		}
 	}
 	m["reward_terms"] = terms
 	return m
@@ -145,7 +156,15 @@ func decodeKPIsLenient(m map[string]json.RawMessage) (KPIs, error) {
 	}
 	k.RewardTerms = map[string]float64{}
 	if raw, ok := m["reward_terms"]; ok {
-		_ = json.Unmarshal(raw, &k.RewardTerms)
+		var terms map[string]*float64 // null (an undefined term) → NaN
+		_ = json.Unmarshal(raw, &terms)
+		for n, v := range terms {
+			if v == nil {
+				k.RewardTerms[n] = math.NaN()
+			} else {
+				k.RewardTerms[n] = *v
+			}
+		}
 	}
 	return k, nil
 }
@@ -168,6 +187,11 @@ type TrajectoryWriter struct {
 func NewTrajectoryWriter(path string, feats []FeatureSpec, actionDim int, terms []string) (*TrajectoryWriter, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
+		return nil, fmt.Errorf("trajectory %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp's 0600 would hide results from others
+		f.Close()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("trajectory %s: %w", path, err)
 	}
 	t := &TrajectoryWriter{path: path, tmp: f, feats: feats, adim: actionDim, terms: terms}

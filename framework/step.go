@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime/debug"
 	"sync/atomic"
@@ -222,7 +223,10 @@ func (l *Loop) act(ctx context.Context, obs Observation) (a Action, err error, t
 func safeAct(ctx context.Context, p Policy, obs Observation) (a Action, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("policy panicked: %v\n%s", r, debug.Stack())
+			// The reason (recorded in the trajectory) stays one deterministic line; the stack,
+			// which names goroutines and addresses, goes to the log.
+			slog.Warn("policy panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("policy panicked: %v", r)
 		}
 	}()
 	return p.Act(ctx, obs)

@@ -347,11 +347,11 @@ type Setup struct {
 
 // NewSetup wires a fake backend with the given traffic to a collector, a ReplicasDesign
 // [min, max] and an actuator.
-func NewSetup(b *Backend, min, max int) Setup {
+func NewSetup(b *Backend, lo, hi int) Setup {
 	return Setup{
 		Backend:   b,
-		Collector: &Collector{Backend: b, MinReplicas: min, MaxReplicas: max},
-		Design:    ReplicasDesign{Min: min, Max: max},
+		Collector: &Collector{Backend: b, MinReplicas: lo, MaxReplicas: hi},
+		Design:    ReplicasDesign{Min: lo, Max: hi},
 		Actuator:  &Actuator{Backend: b},
 	}
 }

@@ -1,0 +1,184 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/scalelab/scalelab/framework"
+)
+
+// instance is one instantiation of a module: its exports, its act buffers and the tail of
+// its stderr. An instance is used by one goroutine at a time (Policy.mu).
+type instance struct {
+	mod                                  api.Module
+	mem                                  api.Memory
+	alloc, init, act, errFn, obs, resetF api.Function
+	// stack is the reusable parameter/result stack of CallWithStack (act has 5 params).
+	stack []uint64
+	// block is the guest pointer of the act buffers (0 until init succeeded).
+	block uint32
+	// stderr keeps the last bytes the guest wrote to stderr during the current call.
+	stderr *tail
+}
+
+// newModuleConfig is the sandbox of one instance: no arguments, no environment, no
+// preopened directories, no sockets, stdin empty, stdout discarded, stderr kept for error
+// messages, random_get from the policy's seeded stream, and a deterministic clock whose
+// wall time starts at framework.SimEpoch and whose monotonic time starts at 0, both
+// advancing 1 ms per reading; sleeps and yields return at once.
+func newModuleConfig(rand io.Reader, stderr io.Writer) wazero.ModuleConfig {
+	wall := framework.SimEpoch.UnixNano() - int64(time.Millisecond)
+	mono := -int64(time.Millisecond)
+	return wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(ExportInitialize).
+		WithStdin(strings.NewReader("")).
+		WithStdout(io.Discard).
+		WithStderr(stderr).
+		WithRandSource(rand).
+		WithWalltime(func() (int64, int32) {
+			t := atomic.AddInt64(&wall, int64(time.Millisecond))
+			return t / 1e9, int32(t % 1e9)
+		}, sys.ClockResolution(time.Millisecond)).
+		WithNanotime(func() int64 { return atomic.AddInt64(&mono, int64(time.Millisecond)) }, sys.ClockResolution(time.Millisecond)).
+		WithNanosleep(func(int64) {}).
+		WithOsyield(func() {})
+}
+
+// tail is an io.Writer that keeps the last max bytes written.
+type tail struct {
+	buf []byte
+	max int
+}
+
+func newTail(max int) *tail { return &tail{max: max} }
+
+// Write implements io.Writer.
+func (t *tail) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+func (t *tail) reset() { t.buf = t.buf[:0] }
+
+// String returns the kept bytes as one printable line.
+func (t *tail) String() string { return sanitize(t.buf) }
+
+// stderrTail is how much of a guest's stderr an error message quotes.
+const stderrTail = 1024
+
+// memorySize returns the instance's memory size in bytes, or 0 when it cannot be read (a
+// closed module).
+func (in *instance) memorySize() (n uint32) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	if in == nil || in.mem == nil {
+		return 0
+	}
+	return in.mem.Size()
+}
+
+// parseTrap splits wazero's trap error ("wasm error: unreachable\nwasm stack trace:\n\t...")
+// into the reason and the innermost frames.
+func parseTrap(msg string) (reason, frames string, ok bool) {
+	const prefix = "wasm error: "
+	i := strings.Index(msg, prefix)
+	if i < 0 {
+		return "", "", false
+	}
+	lines := strings.Split(msg[i+len(prefix):], "\n")
+	reason = strings.TrimSpace(lines[0])
+	var fs []string
+	for _, l := range lines[1:] {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "wasm stack trace") {
+			continue
+		}
+		fs = append(fs, l)
+		if len(fs) == 3 {
+			break
+		}
+	}
+	if len(fs) > 0 {
+		frames = " (at " + strings.Join(fs, " ← ") + ")"
+	}
+	return reason, frames, true
+}
+
+// oomHints are what guests print when an allocation fails: Go's runtime and Rust's
+// default allocation error handler.
+var oomHints = []string{"out of memory", "memory allocation of"}
+
+// classify turns an error from calling fn into one wrapping the matching sentinel. ctx is
+// the call's context, budget the time it had.
+func (p *Policy) classify(ctx context.Context, fn string, err error, in *instance, budget time.Duration) error {
+	var stderr string
+	if in != nil && in.stderr != nil {
+		stderr = in.stderr.String()
+	}
+	suffix := ""
+	if stderr != "" {
+		suffix = "; guest stderr: " + stderr
+	}
+	oom := func() bool {
+		low := strings.ToLower(stderr)
+		for _, h := range oomHints {
+			if strings.Contains(low, h) {
+				return true
+			}
+		}
+		limit := uint64(p.cfg.memoryLimitPages()) * 65536
+		return uint64(in.memorySize()) >= limit-limit/16
+	}
+	memText := func() string {
+		return fmt.Sprintf("guest memory %.1f MiB of its %d MiB limit (memory_limit_mb)",
+			float64(in.memorySize())/(1<<20), p.cfg.MemoryLimitMB)
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return fmt.Errorf("%w: %s did not return within %v; the host stopped it: %w",
+				ErrDeadline, fn, budget.Round(time.Millisecond), context.DeadlineExceeded)
+		case sys.ExitCodeContextCanceled:
+			return fmt.Errorf("%s canceled: %w", fn, context.Canceled)
+		}
+		if p.closing.Load() {
+			return fmt.Errorf("%s interrupted: %w", fn, ErrClosed)
+		}
+		if oom() {
+			return fmt.Errorf("%w in %s: the guest exited with code %d; %s%s", ErrOutOfMemory, fn, exit.ExitCode(), memText(), suffix)
+		}
+		return fmt.Errorf("%w with code %d in %s%s", ErrExit, exit.ExitCode(), fn, suffix)
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%s: %w", fn, err)
+	}
+	if reason, frames, ok := parseTrap(err.Error()); ok {
+		if oom() {
+			return fmt.Errorf("%w in %s: trap %q; %s%s", ErrOutOfMemory, fn, reason, memText(), suffix)
+		}
+		return fmt.Errorf("%w in %s: %s%s%s", ErrTrap, fn, reason, frames, suffix)
+	}
+	return fmt.Errorf("call %s: %w", fn, err)
+}
