@@ -107,9 +107,9 @@ func TestLoadFillsDefaults(t *testing.T) {
 	if c.Experiment.Repetitions != 5 || c.Experiment.Duration != 30*time.Minute || c.Workload.MaxReplicas != 4 {
 		t.Errorf("framework defaults not filled: %+v %+v", c.Experiment, c.Workload)
 	}
-	// The fake backend's Defaults: scenario edge, 1 node, jitter 0.1, start-up 5s.
+	// The fake backend's Defaults: scenario edge, 1 node, jitter 0.1, start-up 5s, mode eco.
 	b, ok := l.Components["backend"].(*fakeBackendConfig)
-	if !ok || *b != (fakeBackendConfig{Scenario: "edge", Nodes: 1, Jitter: 0.1, Startup: 5 * time.Second}) {
+	if !ok || *b != (fakeBackendConfig{Scenario: "edge", Nodes: 1, Jitter: 0.1, Startup: 5 * time.Second, Mode: "eco"}) {
 		t.Errorf("backend component = %#v", l.Components["backend"])
 	}
 	h, ok := l.Components["policies.hpa"].(*hpaConfig)
@@ -321,6 +321,7 @@ func TestWrongTypeNamesExpectedType(t *testing.T) {
 		{"negative seed", "experiment: {seed: -1}", "experiment.seed", "expected a non-negative integer, got integer -1"},
 		{"section", "workload: 3", "workload", "expected a mapping, got integer 3"},
 		{"component key", "backend: {type: fakesim, nodes: many}", "backend.nodes", `expected an integer, got string "many"`},
+		{"text unmarshaler", "backend: {type: fakesim, mode: fast}", "backend.mode", `invalid value "fast": must be eco or turbo`},
 		{"weight", "reward: {terms: {latency: {weight: high}}}", "reward.terms.latency.weight", `expected a number, got string "high"`},
 		{"list element", "policies: {hpa: {type: hpa}, t: {type: threshold, steps: [1, x]}}", "policies.t.steps[1]", `expected an integer, got string "x"`},
 	}
@@ -373,6 +374,8 @@ func TestRangeValidation(t *testing.T) {
 		{"profile range", "profiles: {p: {type: constant, rate: -5}}", "profiles.p.rate", "must be a finite number ≥ 0, got -5"},
 		{"profile type", "profiles: {p: {type: spiek}}", "profiles.p.type", `did you mean "spike"?`},
 		{"policy name", "policies: {hpa: {type: hpa}, My_Policy: {type: static}}", "", ""},
+		{"invalid policy name", "policies: {hpa: {type: hpa}, 'two words': {type: static}}", "policies.two words", `invalid name "two words"`},
+		{"panicking check", "policies: {hpa: {type: hpa}, p: {type: panicky}}", "policies.p", `internal error: the policy "panicky" check panicked: boom`},
 		{"fallback", "fallback: {type: hlod}", "fallback.type", `did you mean "hold"?`},
 		{"arrivals", "experiment: {arrivals: gama}", "experiment.arrivals", `did you mean "gamma"?`},
 	}
@@ -450,7 +453,8 @@ func TestEnvironmentAndSetOverrides(t *testing.T) {
 		"SCALELAB_GUARDRAILS__DRY_RUN=true",
 		"SCALELAB_POLICIES__HPA__TOLERANCE=0.25",
 		"SCALELAB_SLO__LATENCY=80ms",
-		"HOME=/root", // not an override
+		"HOME=/root",                      // not scalelab's
+		"SCALELAB_PLUGIN_LOG_LEVEL=debug", // scalelab's, but not config: no "__", no section
 	}
 	sets := []string{
 		"experiment.profiles=[low,high]",
@@ -461,9 +465,13 @@ func TestEnvironmentAndSetOverrides(t *testing.T) {
 		"policies.agent.steps=[2, 3, 4]",
 		"policies.agent.cooldown.up=30s",
 		"profiles.burst.peak=1200",
+		"backend.mode=turbo", // through encoding.TextUnmarshaler
 	}
 	l := mustLoad(t, "testdata/valid.yaml", sets, env...)
 	c := l.Config
+	if m := l.Components["backend"].(*fakeBackendConfig).Mode; m != "turbo" {
+		t.Errorf("backend mode = %q, want turbo", m)
+	}
 	if c.Experiment.Repetitions != 10 {
 		t.Errorf("repetitions = %d, want 10 (env)", c.Experiment.Repetitions)
 	}
@@ -509,7 +517,7 @@ func TestEnvironmentAndSetOverrides(t *testing.T) {
 func TestOverrideProblemsNameTheirSource(t *testing.T) {
 	_, err := loadCfg(t, "testdata/valid.yaml",
 		[]string{"experiment.repetitions=many", "experiment.seedd=3", "noequals", "experiment.name.x=1"},
-		"SCALELAB_WORKLOAD__MIN_REPLICAS=-2")
+		"SCALELAB_WORKLOAD__MIN_REPLICAS=-2", "SCALELAB_EXPERIMNET__SEED=3", "SCALELAB_SLO=fast")
 	ps := problemsOf(t, err)
 	checks := []struct{ key, msg string }{
 		{"experiment.repetitions", `expected an integer, got "many" (from --set experiment.repetitions=many)`},
@@ -518,6 +526,9 @@ func TestOverrideProblemsNameTheirSource(t *testing.T) {
 		{"", `--set "noequals": expected key.path=value`},
 		{"experiment.name.x", "cannot be set: experiment.name holds string \"seed\", not a mapping"},
 		{"workload.min_replicas", "must be ≥ 1, got -2 (from environment SCALELAB_WORKLOAD__MIN_REPLICAS)"},
+		{"experimnet", `did you mean "experiment"?`},
+		{"experimnet", "(from environment SCALELAB_EXPERIMNET__SEED)"},
+		{"slo", `expected a mapping, got "fast" (from environment SCALELAB_SLO)`},
 	}
 	for _, c := range checks {
 		if _, ok := findProblem(ps, c.key, c.msg); !ok {
@@ -732,5 +743,69 @@ func TestDocument(t *testing.T) {
 	// Framework sections come before the component sections.
 	if strings.Index(a, "## Framework sections") > strings.Index(a, "## Backends") {
 		t.Error("framework sections are not first")
+	}
+}
+
+func TestDecodeConversions(t *testing.T) {
+	type target struct {
+		I8 int8          `mapstructure:"i8"`
+		U  uint16        `mapstructure:"u"`
+		F  float64       `mapstructure:"f"`
+		D  time.Duration `mapstructure:"d"`
+		L  []string      `mapstructure:"l"`
+		B  bool          `mapstructure:"b"`
+		A  any           `mapstructure:"a"`
+	}
+	tests := []struct {
+		name string
+		in   map[string]any
+		want target
+		err  string // expected problem "key: msg", empty for success
+	}{
+		{"integral float into int", map[string]any{"i8": 2.0}, target{I8: 2}, ""},
+		{"int into float", map[string]any{"f": 3}, target{F: 3}, ""},
+		{"int8 overflow", map[string]any{"i8": 300}, target{}, "i8: expected an integer, got integer 300 (out of range)"},
+		{"uint16 overflow", map[string]any{"u": 70000}, target{}, "u: expected a non-negative integer, got integer 70000 (out of range)"},
+		{"negative uint", map[string]any{"u": -1}, target{}, "u: expected a non-negative integer, got integer -1"},
+		{"zero duration", map[string]any{"d": 0}, target{}, ""},
+		{"duration string", map[string]any{"d": "1m30s"}, target{D: 90 * time.Second}, ""},
+		{"override int", map[string]any{"i8": overrideString("12")}, target{I8: 12}, ""},
+		{"override bool", map[string]any{"b": overrideString("TRUE")}, target{B: true}, ""},
+		{"override scalar into list", map[string]any{"l": overrideString("a")}, target{L: []string{"a"}}, ""},
+		{"override list", map[string]any{"l": []any{overrideString("a"), overrideString("1")}}, target{L: []string{"a", "1"}}, ""},
+		{"override into any is YAML-typed", map[string]any{"a": overrideString("2.5")}, target{A: 2.5}, ""},
+		{"override bad float", map[string]any{"f": overrideString("x")}, target{}, `f: expected a number, got "x"`},
+		{"override bad duration", map[string]any{"d": overrideString("10")}, target{}, `d: expected a duration such as 15s or 1m30s, got "10"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &loader{ps: problems{origins: map[string]string{}}}
+			var got target
+			ok := l.decode("", tc.in, &got)
+			if tc.err == "" {
+				if !ok || len(l.ps.list) > 0 {
+					t.Fatalf("unexpected problems %v", l.ps.list)
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("got %+v, want %+v", got, tc.want)
+				}
+				return
+			}
+			if ok || len(l.ps.list) != 1 || l.ps.list[0].String() != tc.err {
+				t.Errorf("problems %v, want [%s]", l.ps.list, tc.err)
+			}
+		})
+	}
+}
+
+func TestTrainSectionIsKeptAsWritten(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "c.yaml", "backend: {type: fakesim}\npolicies: {hpa: {type: hpa}}\ntrain: {type: ppo, steps: 1000, env: {workers: 2}}\n")
+	l := mustLoad(t, p, []string{"train.lr=0.001", "train.env.fast=true"})
+	want := map[string]any{"steps": 1000, "lr": 0.001, "env": map[string]any{"workers": 2, "fast": true}}
+	if l.Config.Train.Type != "ppo" || !reflect.DeepEqual(l.Config.Train.Params, want) {
+		t.Errorf("train = %+v, want params %v", l.Config.Train, want)
+	}
+	if got := lookup(l.Resolved, "train.env.fast"); got != true {
+		t.Errorf("Resolved train.env.fast = %#v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"math"
@@ -98,6 +99,9 @@ func describeValue(v any) string {
 func decodeHook(from, to reflect.Value) (any, error) {
 	data := from.Interface()
 	tt := to.Type()
+	if tt.Kind() != reflect.Pointer && tt.Kind() != reflect.Interface && reflect.PointerTo(tt).Implements(textUnmarshalerType) {
+		return unmarshalText(data, from, tt)
+	}
 	if s, ok := data.(overrideString); ok {
 		return convertOverride(string(s), tt)
 	}
@@ -139,6 +143,9 @@ func decodeHook(from, to reflect.Value) (any, error) {
 		if !ok || f != math.Trunc(f) || math.IsInf(f, 0) {
 			return nil, &typeError{want: tt, got: data}
 		}
+		if f < math.MinInt64 || f >= math.MaxInt64 || reflect.New(tt).Elem().OverflowInt(int64(f)) {
+			return nil, &typeError{want: tt, got: data, note: "out of range"}
+		}
 		if isFloat(data) {
 			return int64(f), nil
 		}
@@ -148,7 +155,14 @@ func decodeHook(from, to reflect.Value) (any, error) {
 			return nil, &typeError{want: tt, got: data}
 		}
 		if isFloat(data) {
+			if f >= math.MaxUint64 || reflect.New(tt).Elem().OverflowUint(uint64(f)) {
+				return nil, &typeError{want: tt, got: data, note: "out of range"}
+			}
 			return uint64(f), nil
+		}
+		if u := reflect.ValueOf(data); u.CanUint() && reflect.New(tt).Elem().OverflowUint(u.Uint()) ||
+			u.CanInt() && reflect.New(tt).Elem().OverflowUint(uint64(u.Int())) {
+			return nil, &typeError{want: tt, got: data, note: "out of range"}
 		}
 	case reflect.Float32, reflect.Float64:
 		if _, ok := number(data); !ok {
@@ -171,6 +185,28 @@ func decodeHook(from, to reflect.Value) (any, error) {
 		}
 	}
 	return data, nil
+}
+
+// unmarshalText decodes a string into a type that implements encoding.TextUnmarshaler
+// (a custom enum, a time.Time), which mapstructure would not do by itself.
+func unmarshalText(data any, from reflect.Value, tt reflect.Type) (any, error) {
+	var text string
+	switch x := data.(type) {
+	case string:
+		text = x
+	case overrideString:
+		text = string(x)
+	default:
+		if from.Type() == tt {
+			return data, nil
+		}
+		return nil, &typeError{want: tt, got: data}
+	}
+	v := reflect.New(tt)
+	if err := v.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(text)); err != nil {
+		return nil, fmt.Errorf("invalid value %q: %v", text, err)
+	}
+	return v.Elem().Interface(), nil
 }
 
 // number returns the value of an integer or float of any Go kind.

@@ -10,11 +10,12 @@
 // Values come from three layers; a later layer wins:
 //
 //  1. the file;
-//  2. the environment: every variable SCALELAB_<PATH>=value, where <PATH> is the key path
+//  2. the environment: variables SCALELAB_<PATH>=value, where <PATH> is the key path
 //     with "__" between levels (SCALELAB_EXPERIMENT__REPETITIONS=10 sets
 //     experiment.repetitions; SCALELAB_POLICIES__HPA__SYNC_PERIOD=30s sets
-//     policies.hpa.sync_period). Every SCALELAB_ variable is taken as an override, so an
-//     unknown one is an error;
+//     policies.hpa.sync_period). A variable whose name holds "__" or names a whole section
+//     (SCALELAB_EXPERIMENT='{seed: 3}') is an override, checked as strictly as the file;
+//     other SCALELAB_ variables (SCALELAB_PLUGIN_LOG_LEVEL) are not config and are ignored;
 //  3. --set key.path=value arguments, in order.
 //
 // Keys are case-insensitive (viper lowercases them). An override value is a YAML scalar or a
@@ -42,8 +43,16 @@
 // the file with sigs.k8s.io/yaml (case preserved) and handed over in Loaded.Raw,
 // PolicyConfig.Raw and BuildContext.Raw; overrides cannot reach into them.
 //
-// Load profiles under `profiles` are decoded by load.FromConfig; experiment.profiles may
-// name those or the built-ins (load.Builtin).
+// Load profiles under `profiles` are decoded strictly into load.DefaultParams and built by
+// load.FromConfig; experiment.profiles may name those or the built-ins (load.Builtin). The
+// `train` section is kept as written (its keys belong to the trainer). The names of
+// policies, profiles and reward terms name result folders and trajectory columns: lowercase
+// letters, digits, _ and -.
+//
+// Checks that need more than one key are done here too: replica bounds, warm-up shorter
+// than the run, the baseline naming a configured policy, features from the catalogue, a
+// collector and an actuator registered for the backend type. Component code (Validate,
+// Check) that panics is reported as a problem instead of crashing the load.
 //
 // # Reproducibility
 //

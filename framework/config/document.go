@@ -24,7 +24,7 @@ func Document(reg *framework.Registry) string {
 	d.components("Reward terms", kindReward, "reward.terms.<name>", "Keys under `reward.terms.<name>` besides `type` and `weight`.")
 	d.components("Policies", kindPolicy, "policies.<name>", "Keys under `policies.<name>` besides `type`, `deadline`, `features` and `action`.")
 	d.profiles()
-	return d.b.String()
+	return strings.TrimRight(d.b.String(), "\n") + "\n"
 }
 
 type docWriter struct {
@@ -39,7 +39,7 @@ func (d *docWriter) intro() {
 	d.p("This page is generated from the config structs by `config.Document` (package `framework/config`); a test keeps it in step with the code. Do not edit it by hand.\n\n")
 	d.p("A scalelab config is a YAML file with snake_case keys. Values come from three layers, a later one winning:\n\n")
 	d.p("1. the file;\n")
-	d.p("2. environment variables `SCALELAB_<PATH>`, the key path in capitals with `__` between levels: `SCALELAB_EXPERIMENT__REPETITIONS=10` sets `experiment.repetitions`;\n")
+	d.p("2. environment variables `SCALELAB_<PATH>`, the key path in capitals with `__` between levels: `SCALELAB_EXPERIMENT__REPETITIONS=10` sets `experiment.repetitions` (variables without `__` that name no section, such as `SCALELAB_PLUGIN_LOG_LEVEL`, are not config);\n")
 	d.p("3. `--set key.path=value` arguments, in order: `--set experiment.profiles=[low,high]`.\n\n")
 	d.p("An override value is a YAML scalar, or a flow list `[a, b]` or mapping `{k: v}`; a scalar takes the type of the key it sets, and a single value given for a list is a one-element list. ")
 	d.p("Keys are case-insensitive. A key left out or set to null keeps its default; a list or mapping you write replaces the default one. ")
@@ -56,7 +56,7 @@ func (d *docWriter) framework() {
 	cfg := Defaults()
 	v := reflect.ValueOf(cfg)
 	for _, f := range inspect(v.Type()).Fields {
-		d.p("### `%s`\n\n%s.\n\n", f.Name, capitalize(f.Doc))
+		d.p("### `%s`\n\n%s.\n\n", f.Name, escapeText(capitalize(f.Doc)))
 		rows := d.sectionRows(f.Name, f, fieldValue(v, f.Index))
 		d.table(rows)
 	}
@@ -77,7 +77,11 @@ func (d *docWriter) table(rows []docRow) {
 		} else if !strings.HasPrefix(def, "*") {
 			def = "`" + def + "`"
 		}
-		d.p("| `%s` | %s | %s | %s |\n", r.key, r.typ, escapeCell(def), escapeCell(r.doc))
+		typ := r.typ
+		if typ == "" {
+			typ = "—"
+		}
+		d.p("| `%s` | %s | %s | %s |\n", r.key, typ, escapeCell(def), escapeText(escapeCell(r.doc)))
 	}
 	d.p("\n")
 }
@@ -128,7 +132,7 @@ func (d *docWriter) sectionRows(name string, f field, v reflect.Value) []docRow 
 					docRow{"policies.<name>.action.type", "string", "*none*", pf.Doc + "; one of: " + codeList(atypes)},
 					docRow{"policies.<name>.action.<key>", "", "", "the design's keys: see [Action designs](#action-designs)"})
 			default:
-				rows = append(rows, d.rows("policies.<name>", pf, fieldValue(pv, pf.Index), true)...)
+				rows = append(rows, d.rows("policies.<name>", pf, fieldValue(pv, pf.Index))...)
 			}
 		}
 		return append(rows, docRow{"policies.<name>.<key>", "", "", "the policy type's keys: see [Policies](#policies)"})
@@ -141,12 +145,12 @@ func (d *docWriter) sectionRows(name string, f field, v reflect.Value) []docRow 
 	if f.Type == componentConfigType {
 		return []docRow{{name + ".type", "string", "*required*", f.Doc}}
 	}
-	return d.rows("", f, v, true)
+	return d.rows("", f, v)
 }
 
 // rows documents field f (with value v, invalid for elements of maps and lists) under
 // prefix, recursing into nested structs, map and list elements.
-func (d *docWriter) rows(prefix string, f field, v reflect.Value, tagDefaults bool) []docRow {
+func (d *docWriter) rows(prefix string, f field, v reflect.Value) []docRow {
 	key := joinKey(prefix, f.Name)
 	t := f.Type
 	et := deref(t)
@@ -155,12 +159,12 @@ func (d *docWriter) rows(prefix string, f field, v reflect.Value, tagDefaults bo
 		return d.structRows(key, et, v)
 	case et.Kind() == reflect.Map && isStructLike(et.Elem()):
 		sub := d.structRows(key+".<name>", deref(et.Elem()), reflect.Value{})
-		return append([]docRow{{key, "map of name → mapping", defaultCell(f, v, tagDefaults), f.Doc}}, sub...)
+		return append([]docRow{{key, "map of name → mapping", defaultCell(f, v), f.Doc}}, sub...)
 	case (et.Kind() == reflect.Slice || et.Kind() == reflect.Array) && isStructLike(et.Elem()):
 		sub := d.structRows(key+"[]", deref(et.Elem()), reflect.Value{})
-		return append([]docRow{{key, "list of mappings", defaultCell(f, v, tagDefaults), f.Doc}}, sub...)
+		return append([]docRow{{key, "list of mappings", defaultCell(f, v), f.Doc}}, sub...)
 	}
-	return []docRow{{key, docType(t), defaultCell(f, v, tagDefaults), f.Doc}}
+	return []docRow{{key, docType(t), defaultCell(f, v), f.Doc}}
 }
 
 func (d *docWriter) structRows(prefix string, t reflect.Type, v reflect.Value) []docRow {
@@ -171,7 +175,7 @@ func (d *docWriter) structRows(prefix string, t reflect.Type, v reflect.Value) [
 		if v.IsValid() {
 			fv = fieldValue(v, f.Index)
 		}
-		rows = append(rows, d.rows(prefix, f, fv, true)...)
+		rows = append(rows, d.rows(prefix, f, fv)...)
 	}
 	if si.Remain != nil {
 		rows = append(rows, docRow{prefix + ".<key>", "any", "", "further keys, kept as written"})
@@ -186,7 +190,7 @@ func isStructLike(t reflect.Type) bool {
 
 // defaultCell is the default column: the value Defaults() filled when the field has a
 // default tag or a non-zero value.
-func defaultCell(f field, v reflect.Value, _ bool) string {
+func defaultCell(f field, v reflect.Value) string {
 	if !v.IsValid() {
 		if f.HasDef {
 			return strings.TrimSpace(f.Def)
@@ -196,11 +200,21 @@ func defaultCell(f field, v reflect.Value, _ bool) string {
 	if !f.HasDef && v.IsZero() {
 		return ""
 	}
-	s := formatDefault(v)
-	if s == "" {
-		s = `""`
+	switch deref(v.Type()).Kind() {
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Pointer && v.IsNil() || reflect.Indirect(v).Len() == 0 {
+			return "[]"
+		}
+	case reflect.Map:
+		if v.Kind() == reflect.Pointer && v.IsNil() || reflect.Indirect(v).Len() == 0 {
+			return "{}"
+		}
+	case reflect.String:
+		if s := formatDefault(v); s == "" {
+			return `""`
+		}
 	}
-	return s
+	return formatDefault(v)
 }
 
 // docType names a field's type for the reference.
@@ -223,6 +237,9 @@ func docType(t reflect.Type) string {
 	case reflect.Slice, reflect.Array:
 		return "list of " + plural(docType(t.Elem()))
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Interface {
+			return "mapping"
+		}
 		return "map of name → " + docType(t.Elem())
 	case reflect.Interface:
 		return "any"
@@ -235,14 +252,13 @@ func docType(t reflect.Type) string {
 	return t.String()
 }
 
+// plural turns a docType into its plural for "list of ...".
 func plural(s string) string {
 	switch {
 	case s == "any":
 		return "values"
 	case strings.HasPrefix(s, "list of "), strings.HasPrefix(s, "map of "):
 		return s
-	case strings.HasSuffix(s, "y"):
-		return s + "s"
 	default:
 		return s + "s"
 	}
@@ -260,7 +276,7 @@ func (d *docWriter) components(title, kind, prefix, lead string) {
 		c, _ := get(typ)
 		d.p("### `%s`\n\n", typ)
 		if c.doc != "" {
-			d.p("%s\n\n", sentence(c.doc))
+			d.p("%s\n\n", escapeText(sentence(c.doc)))
 		}
 		var rows []docRow
 		raw := map[string]bool{}
@@ -275,7 +291,7 @@ func (d *docWriter) components(title, kind, prefix, lead string) {
 					if raw[strings.ToLower(f.Name)] {
 						continue
 					}
-					rows = append(rows, d.rows(prefix, f, fieldValue(rv.Elem(), f.Index), true)...)
+					rows = append(rows, d.rows(prefix, f, fieldValue(rv.Elem(), f.Index))...)
 				}
 			}
 		}
@@ -307,7 +323,7 @@ func (d *docWriter) profiles() {
 		var rows []docRow
 		if rv.Kind() == reflect.Pointer && rv.Elem().Kind() == reflect.Struct {
 			for _, f := range inspect(rv.Elem().Type()).Fields {
-				rows = append(rows, d.rows("profiles.<name>", f, fieldValue(rv.Elem(), f.Index), true)...)
+				rows = append(rows, d.rows("profiles.<name>", f, fieldValue(rv.Elem(), f.Index))...)
 			}
 		}
 		d.table(rows)
@@ -328,6 +344,27 @@ func codeList(items []string) string {
 func escapeCell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// escapeText keeps Markdown from reading prose as HTML ("<out>/<name>") outside code
+// spans.
+func escapeText(s string) string {
+	var b strings.Builder
+	inCode := false
+	for _, r := range s {
+		switch {
+		case r == '`':
+			inCode = !inCode
+			b.WriteRune(r)
+		case r == '<' && !inCode:
+			b.WriteString("&lt;")
+		case r == '>' && !inCode:
+			b.WriteString("&gt;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func capitalize(s string) string {

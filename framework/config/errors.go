@@ -49,6 +49,9 @@ type problems struct {
 	// origins maps a key path set by an override to where it came from ("--set x=y",
 	// "environment SCALELAB_X"); problems at or under that path mention it.
 	origins map[string]string
+	// inFile reports whether a key path exists in the file; a problem at a key the file
+	// lacks was created by an override below it, which the problem then mentions.
+	inFile func(key string) bool
 }
 
 func (ps *problems) add(key, format string, args ...any) {
@@ -119,8 +122,12 @@ func (ps *problems) finish(file string) error {
 	return &Error{File: file, Problems: dedup}
 }
 
-// origin returns the override that set key or one of its parents, if any.
+// origin returns the override that set key or one of its parents, or else, for a key the
+// file does not have, the first override that created it by setting a key below it.
 func (ps *problems) origin(key string) string {
+	if key == "" {
+		return ""
+	}
 	for k := key; k != ""; {
 		if src, ok := ps.origins[k]; ok {
 			return src
@@ -130,6 +137,14 @@ func (ps *problems) origin(key string) string {
 			break
 		}
 		k = k[:i]
+	}
+	if ps.inFile == nil || ps.inFile(key) {
+		return ""
+	}
+	for _, k := range sortedKeys(ps.origins) {
+		if strings.HasPrefix(k, key+".") {
+			return ps.origins[k]
+		}
 	}
 	return ""
 }

@@ -132,11 +132,12 @@ func LoadWithOptions(path string, reg *framework.Registry, opts Options) (*Loade
 		raw:               map[string]map[string]any{},
 		files:             map[string]string{},
 	}
-	out, err := l.load(opts)
-	if err != nil {
-		return nil, err
+	out := l.load(opts)
+	file := path
+	if file == "" {
+		file = "(no file)"
 	}
-	if err := l.ps.finish(path); err != nil {
+	if err := l.ps.finish(file); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -162,28 +163,35 @@ type loader struct {
 	files map[string]string
 }
 
-// load runs the pipeline; it returns an error only for failures that stop it early (the
-// file cannot be read); every other problem is collected in l.ps.
-func (l *loader) load(opts Options) (*Loaded, error) {
+// load runs the pipeline, collecting every problem in l.ps. It returns the result, which
+// is only meaningful when no problem was found.
+func (l *loader) load(opts Options) *Loaded {
 	if l.file == "" {
 		l.ps.add("", "no config file given")
-		return nil, l.ps.finish("config")
+		return nil
 	}
 	data, err := os.ReadFile(l.file)
 	if err != nil {
 		l.ps.add("", "cannot read the config file: %v", unwrapPathError(err))
-		return nil, l.ps.finish(l.file)
+		return nil
 	}
 	abs, err := filepath.Abs(l.file)
 	if err != nil {
 		l.ps.add("", "cannot resolve the config file's directory: %v", err)
-		return nil, l.ps.finish(l.file)
+		return nil
 	}
 	l.baseDir = filepath.Dir(abs)
+	l.ps.inFile = func(key string) bool {
+		if strings.ContainsAny(key, "[]") {
+			return true // list elements: only the file can have them
+		}
+		_, ok := l.rawValue(strings.Split(key, "."))
+		return ok
+	}
 
 	tree, ok := l.read(data)
 	if !ok {
-		return nil, l.ps.finish(l.file)
+		return nil
 	}
 	env := opts.Env
 	if env == nil {
@@ -218,20 +226,20 @@ func (l *loader) load(opts Options) (*Loaded, error) {
 	l.checkCaseDuplicates()
 	out.Config = cfg
 	if len(l.ps.list) > 0 {
-		return nil, nil
+		return nil
 	}
 	out.Files = l.digestFiles()
 	if len(l.ps.list) > 0 {
-		return nil, nil
+		return nil
 	}
 	out.Resolved = l.resolved(&cfg)
 	h, err := hashOf(out.Resolved, out.Files)
 	if err != nil {
 		l.ps.add("", "cannot hash the resolved config: %v", err)
-		return nil, nil
+		return nil
 	}
 	out.Hash = h
-	return out, nil
+	return out
 }
 
 // read parses the file with viper (keys lowercased: the tree that is decoded) and with

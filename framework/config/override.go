@@ -19,7 +19,10 @@ type override struct {
 }
 
 // parseEnv returns the overrides among env (KEY=value pairs), sorted by variable name so
-// that a parent (SCALELAB_EXPERIMENT) applies before its children.
+// that a parent (SCALELAB_EXPERIMENT) applies before its children. A SCALELAB_ variable is
+// an override when its name holds "__" or names a whole section; other SCALELAB_
+// variables (SCALELAB_PLUGIN_LOG_LEVEL, the plugin handshake cookie) are not config keys
+// and are left alone.
 func (l *loader) parseEnv(env []string) []override {
 	var names []string
 	values := map[string]string{}
@@ -36,6 +39,9 @@ func (l *loader) parseEnv(env []string) []override {
 	for _, name := range names {
 		origin := "environment " + name
 		segs := strings.Split(strings.ToLower(strings.TrimPrefix(name, EnvPrefix)), "__")
+		if len(segs) == 1 && !l.isSection(segs[0]) {
+			continue // another part of scalelab's variable (SCALELAB_PLUGIN_LOG_LEVEL)
+		}
 		if !validSegments(segs) {
 			l.ps.add("", "environment variable %s does not name a key: write SCALELAB_ then the key path with __ between levels, e.g. SCALELAB_EXPERIMENT__REPETITIONS", name)
 			continue
@@ -80,6 +86,16 @@ func (l *loader) parseSets(sets []string) []override {
 		out = append(out, override{key: key, value: v, origin: origin})
 	}
 	return out
+}
+
+// isSection reports whether key is a top-level section of framework.Config.
+func (l *loader) isSection(key string) bool {
+	for _, p := range l.frameworkKeyPaths[key] {
+		if p == key {
+			return true
+		}
+	}
+	return false
 }
 
 func validSegments(segs []string) bool {

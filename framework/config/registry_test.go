@@ -21,6 +21,20 @@ type fakeBackendConfig struct {
 	Jitter   float64       `mapstructure:"jitter" doc:"service-time jitter CV" default:"0.1"`
 	Startup  time.Duration `mapstructure:"startup" doc:"pod start-up delay" default:"5s"`
 	Trace    string        `mapstructure:"trace" doc:"optional replay file"`
+	Mode     mode          `mapstructure:"mode" doc:"eco or turbo" default:"eco"`
+}
+
+// mode is an enum decoded through encoding.TextUnmarshaler.
+type mode string
+
+func (m *mode) UnmarshalText(b []byte) error {
+	switch s := string(b); s {
+	case "eco", "turbo":
+		*m = mode(s)
+		return nil
+	default:
+		return fmt.Errorf("must be eco or turbo")
+	}
 }
 
 func (c *fakeBackendConfig) Validate() []error {
@@ -132,7 +146,7 @@ func fakeRegistry() *framework.Registry {
 		Type: "fakesim",
 		Doc:  "a fake simulator",
 		Defaults: func() any {
-			return &fakeBackendConfig{Scenario: "edge", Nodes: 1, Jitter: 0.1, Startup: 5 * time.Second}
+			return &fakeBackendConfig{Scenario: "edge", Nodes: 1, Jitter: 0.1, Startup: 5 * time.Second, Mode: "eco"}
 		},
 		New: func(framework.BuildContext, any) (framework.Backend, error) { return nil, errNotBuilt },
 		Files: func(baseDir string, cfg any) []string {
@@ -211,6 +225,12 @@ func fakeRegistry() *framework.Registry {
 			return nil
 		},
 		New: func(framework.BuildContext, any) (framework.Policy, error) { return nil, errNotBuilt },
+	})
+	r.RegisterPolicy(framework.Factory[framework.Policy]{
+		Type:  "panicky",
+		Doc:   "a policy whose Check panics",
+		Check: func(framework.BuildContext, any) []error { panic("boom") },
+		New:   func(framework.BuildContext, any) (framework.Policy, error) { return nil, errNotBuilt },
 	})
 	return r
 }

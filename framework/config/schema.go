@@ -139,8 +139,8 @@ func fieldValue(v reflect.Value, index []int) reflect.Value {
 // prepare walks data (a decoded YAML tree) against target type t at path before
 // mapstructure decodes it. It reports unknown keys (with the nearest valid key) and
 // removes them, removes null struct fields (so they keep their defaults), turns null
-// entries of maps of mappings into empty mappings, and zeroes target fields for which the
-// data holds a list or map, so that a written list or map replaces the default instead of
+// entries of maps of mappings into empty mappings, and zeroes the target's list and map
+// fields the data sets, so that a written list or map replaces the default instead of
 // being merged into it. With stash set, the keys a ",remain" field would collect (a
 // component's own keys) are moved out of the data into stash[path] instead, so the
 // component can decode them strictly into its own struct. target may be invalid (for
@@ -193,11 +193,8 @@ func (l *loader) prepare(path string, data any, t reflect.Type, target reflect.V
 			if target.IsValid() {
 				fv = fieldValue(target, f.Index)
 				if fv.IsValid() && fv.CanSet() {
-					switch v.(type) {
-					case []any, map[string]any:
-						if k := deref(f.Type).Kind(); k == reflect.Slice || k == reflect.Map || k == reflect.Array {
-							fv.Set(reflect.Zero(fv.Type()))
-						}
+					if k := fv.Kind(); k == reflect.Slice || k == reflect.Map || k == reflect.Array {
+						fv.Set(reflect.Zero(fv.Type())) // replace the default, do not merge into it
 					}
 				}
 			}

@@ -132,23 +132,32 @@ func (s *Source) draw(limit float64) bool {
 		}
 	}
 	for {
-		dt := maxStepSeconds
-		if r0 := s.p.Rate(secs(s.t)); r0 > 0 && s.need/r0 < dt {
-			dt = s.need / r0
+		// Near: the arrival is less than a step away at the current rate; refine the rate at
+		// the midpoint of the gap (second order for smooth profiles).
+		if r0 := s.p.Rate(secs(s.t)); r0 > 0 && s.need/r0 <= maxStepSeconds {
+			if rm := s.p.Rate(secs(s.t + s.need/(2*r0))); rm > 0 && s.need/rm <= maxStepSeconds {
+				return s.arrive(s.need / rm)
+			}
 		}
-		rm := s.p.Rate(secs(s.t + dt/2))
-		if rm > 0 && rm*dt >= s.need {
-			s.t += s.need / rm
-			s.need = s.gap()
-			s.pending, s.hasPending = s.t, true
-			return true
+		// Far (or the rate changes a lot): take a whole step at its midpoint rate.
+		rm := s.p.Rate(secs(s.t + maxStepSeconds/2))
+		if rm > 0 && rm*maxStepSeconds >= s.need {
+			return s.arrive(s.need / rm)
 		}
-		s.need -= rm * dt
-		s.t += dt
+		s.need -= rm * maxStepSeconds
+		s.t += maxStepSeconds
 		if s.t > limit {
 			return false
 		}
 	}
+}
+
+// arrive moves the renewal sampler dt seconds on to an arrival and draws the next gap.
+func (s *Source) arrive(dt float64) bool {
+	s.t += dt
+	s.need = s.gap()
+	s.pending, s.hasPending = s.t, true
+	return true
 }
 
 // gap draws one unit-mean gap in operational time.

@@ -113,7 +113,6 @@ func (l *learner) lossGrad(p, g []float64, mb *minibatch, c lossCoefs) lossStats
 			l.nadv[i] = (mb.adv[i] - mean) / (std + 1e-8)
 		}
 	}
-	lo, hi := 1-c.clipCoef, 1+c.clipCoef
 	for i := 0; i < n; i++ {
 		w := mb.weight[i]
 		if w == 0 {
@@ -121,40 +120,17 @@ func (l *learner) lossGrad(p, g []float64, mb *minibatch, c lossCoefs) lossStats
 			continue
 		}
 		logratio := l.logp[i] - mb.oldLogp[i]
-		r := math.Exp(logratio)
-		st.oldApproxKL += -logratio
-		st.approxKL += (r - 1) - logratio
+		r, oldKL, kl := klTerms(logratio)
+		st.oldApproxKL += oldKL
+		st.approxKL += kl
 		if math.Abs(r-1) > c.clipCoef {
 			st.clipFrac++
 		}
-		A := l.nadv[i]
-		rc := min(max(r, lo), hi)
-		l1, l2 := -A*r, -A*rc
-		st.pgLoss += max(l1, l2)
-		// d max(l1, l2)/dr with PyTorch's tie rule and clamp's inclusive pass-through.
-		g1, g2 := maxGrad(l1, l2)
-		dr := g1 * -A
-		if r >= lo && r <= hi {
-			dr += g2 * -A
-		}
-		l.cL[i] = dr * r / nv // ∂/∂log π = ∂/∂r · r
-		// Value loss.
-		v, R := vOut[i], mb.ret[i]
-		var dv float64
-		if c.clipVLoss {
-			dvRaw := v - mb.oldV[i]
-			vc := mb.oldV[i] + min(max(dvRaw, -c.clipCoef), c.clipCoef)
-			lu, lc := (v-R)*(v-R), (vc-R)*(vc-R)
-			st.vLoss += max(lu, lc)
-			gu, gc := maxGrad(lu, lc)
-			dv = gu * 2 * (v - R)
-			if dvRaw >= -c.clipCoef && dvRaw <= c.clipCoef {
-				dv += gc * 2 * (vc - R)
-			}
-		} else {
-			st.vLoss += (v - R) * (v - R)
-			dv = 2 * (v - R)
-		}
+		pg, dpg := pgTerm(l.nadv[i], r, c.clipCoef)
+		st.pgLoss += pg
+		l.cL[i] = dpg * r / nv // ∂/∂log π = ∂/∂r · r
+		vl, dv := vTerm(vOut[i], mb.oldV[i], mb.ret[i], c.clipCoef, c.clipVLoss)
+		st.vLoss += vl
 		l.dV[i] = c.vfCoef * 0.5 * dv / nv
 		st.entropy += l.ent[i]
 	}
@@ -184,6 +160,46 @@ func (l *learner) lossGrad(p, g []float64, mb *minibatch, c lossCoefs) lossStats
 	nt.actor.backward(p, g, mb.obs, n, l.aw, dA)
 	nt.critic.backward(p, g, mb.obs, n, l.cw, l.dV[:n])
 	return st
+}
+
+// klTerms returns the probability ratio r = exp(logratio) and the per-sample terms of
+// CleanRL's KL estimators (http://joschu.net/blog/kl-approx.html): −log r for
+// old_approx_kl and (r − 1) − log r for approx_kl.
+func klTerms(logratio float64) (r, oldKL, kl float64) {
+	r = math.Exp(logratio)
+	return r, -logratio, (r - 1) - logratio
+}
+
+// pgTerm returns one sample's clipped-surrogate loss max(−A·r, −A·clip(r, 1−ε, 1+ε)) and
+// its derivative w.r.t. r, with PyTorch's subgradients: the larger side takes the
+// gradient (half each on a tie) and clamp passes it only for r within [1−ε, 1+ε].
+func pgTerm(A, r, eps float64) (loss, dr float64) {
+	rc := min(max(r, 1-eps), 1+eps)
+	l1, l2 := -A*r, -A*rc
+	g1, g2 := maxGrad(l1, l2)
+	dr = g1 * -A
+	if r >= 1-eps && r <= 1+eps {
+		dr += g2 * -A
+	}
+	return max(l1, l2), dr
+}
+
+// vTerm returns one sample's squared value error — max((V − R)², (V_old + clip(V − V_old,
+// −ε, ε) − R)²) when clipped, (V − R)² otherwise, before the ½ and the mean — and its
+// derivative w.r.t. V, with the same subgradient rules as pgTerm.
+func vTerm(v, oldV, R, eps float64, clipped bool) (loss, dv float64) {
+	if !clipped {
+		return (v - R) * (v - R), 2 * (v - R)
+	}
+	d := v - oldV
+	vc := oldV + min(max(d, -eps), eps)
+	lu, lc := (v-R)*(v-R), (vc-R)*(vc-R)
+	gu, gc := maxGrad(lu, lc)
+	dv = gu * 2 * (v - R)
+	if d >= -eps && d <= eps {
+		dv += gc * 2 * (vc - R)
+	}
+	return max(lu, lc), dv
 }
 
 // maxGrad returns ∂max(a,b)/∂a and ∂max(a,b)/∂b as PyTorch's torch.max(a, b) backward

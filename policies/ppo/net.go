@@ -186,9 +186,11 @@ func (m mlp) backward(p, g, x []float64, B int, w *mlpWork, dOut []float64) {
 	dy := dOut[:B*m.layers[len(m.layers)-1].out]
 	for l := len(m.layers) - 1; l >= 0; l-- {
 		L := m.layers[l]
-		in := x[:B*L.in]
+		var in []float64
 		if l > 0 {
 			in = w.out[l-1][:B*L.in]
+		} else {
+			in = x[:B*L.in]
 		}
 		// dW = dYᵀ·X, computed as (dYᵀ)·(Xᵀ)ᵀ.
 		transpose(B, L.out, dy, w.dyt)

@@ -300,19 +300,10 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 			return nil, fmt.Errorf("training interrupted after iteration %d: %w", t.iteration, err)
 		}
 		it := t.iteration + 1
-		lr := t.cfg.LearningRate
-		if t.cfg.AnnealLR {
-			lr = annealedLR(t.cfg.LearningRate, it, t.iterations)
-		}
-		if err := t.rollout(ctx); err != nil {
-			return nil, fmt.Errorf("iteration %d rollout: %w", it, err)
-		}
-		t.advantages()
-		last, err := t.update(lr)
+		lr, last, err := t.iterate(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("iteration %d update: %w", it, err)
+			return nil, err
 		}
-		t.iteration = it
 		ev := explainedVariance(t.bVal, t.bRet)
 		elapsed := time.Since(start).Seconds()
 		sps := math.Floor(float64(t.globalStep-startStep) / elapsed)
@@ -365,6 +356,26 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 		return nil, err
 	}
 	return &Result{Summary: s, Checkpoint: final}, nil
+}
+
+// iterate runs one PPO iteration — rollout, advantages, update — and returns the
+// iteration's learning rate and its last minibatch's statistics.
+func (t *trainer) iterate(ctx context.Context) (float64, lossStats, error) {
+	it := t.iteration + 1
+	lr := t.cfg.LearningRate
+	if t.cfg.AnnealLR {
+		lr = annealedLR(t.cfg.LearningRate, it, t.iterations)
+	}
+	if err := t.rollout(ctx); err != nil {
+		return lr, lossStats{}, fmt.Errorf("iteration %d rollout: %w", it, err)
+	}
+	t.advantages()
+	last, err := t.update(lr)
+	if err != nil {
+		return lr, last, fmt.Errorf("iteration %d update: %w", it, err)
+	}
+	t.iteration = it
+	return lr, last, nil
 }
 
 // rollout collects num_steps steps from every environment with the current policy.

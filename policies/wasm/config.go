@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,9 @@ func Defaults() *Config {
 	return &Config{MemoryLimitMB: 128, CallDeadline: time.Second, MaxFailures: 5}
 }
 
+// errNoModule is Validate's error for a missing module key.
+var errNoModule = errors.New("module: required: the path of the policy's .wasm file")
+
 // maxMemoryLimitMB is the WebAssembly 1.0 (32-bit) address space: 65536 pages of 64 KiB.
 const maxMemoryLimitMB = 4096
 
@@ -34,7 +38,7 @@ const maxMemoryLimitMB = 4096
 func (c *Config) Validate() []error {
 	var errs []error
 	if c.Module == "" {
-		errs = append(errs, fmt.Errorf("module: required: the path of the policy's .wasm file"))
+		errs = append(errs, errNoModule)
 	}
 	if c.MemoryLimitMB < 1 || c.MemoryLimitMB > maxMemoryLimitMB {
 		errs = append(errs, fmt.Errorf("memory_limit_mb: must be in [1, %d], got %d", maxMemoryLimitMB, c.MemoryLimitMB))

@@ -18,17 +18,16 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// The host keeps one wazero runtime per (compilation cache directory, memory limit) for
-// the life of the process, and one compiled module per file digest inside it: compiling a
-// Go guest takes seconds, loading it from the on-disk cache tens of milliseconds, and
-// instantiating a compiled module a few milliseconds. Policy instances (one per run) share
-// the compiled module and each instantiate their own copy. A runtime's memory limit and
-// context-done handling are runtime-wide settings, hence the key.
+// The host keeps one wazero runtime per compilation cache directory for the life of the
+// process, and one compiled module per file digest inside it: compiling a Go guest takes
+// seconds, loading it from the on-disk cache a fraction of that, and instantiating a
+// compiled module a few milliseconds. Policy instances (one per run) share the compiled
+// module and each instantiate their own copy. Memory limits are per instance (see
+// limitedMemory), so policies with different limits share the runtime too.
 
 // engineKey identifies a shared runtime.
 type engineKey struct {
 	cacheDir string
-	pages    uint32
 }
 
 // engine is a shared wazero runtime with WASI and its compiled modules.
@@ -77,7 +76,6 @@ func getEngine(key engineKey) (*engine, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(key.pages).
 		WithCoreFeatures(api.CoreFeaturesV2)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
@@ -103,6 +101,8 @@ type Module struct {
 	compiled wazero.CompiledModule
 	// Optional exports present.
 	hasError, hasObserve, hasReset, hasInitialize bool
+	// minPages is the exported memory's initial size in 64 KiB pages.
+	minPages uint32
 }
 
 // loadModule reads, checks and compiles the module at path, once per digest and engine.
@@ -144,10 +144,6 @@ func compile(ctx context.Context, eng *engine, path string, bin []byte, digest [
 	start := time.Now()
 	cm, err := eng.rt.CompileModule(ctx, bin)
 	if err != nil {
-		if strings.Contains(err.Error(), "over limit of") {
-			return nil, fmt.Errorf("module %s: %w: its initial memory is larger than memory_limit_mb (%d MiB): %v",
-				path, ErrOutOfMemory, eng.key.pages/16, err)
-		}
 		return nil, fmt.Errorf("module %s: %w: invalid WebAssembly: %v", path, ErrBadModule, err)
 	}
 	m := &Module{Path: path, Digest: hex.EncodeToString(digest[:]), CompileTime: time.Since(start), eng: eng, compiled: cm}
@@ -179,9 +175,11 @@ func (m *Module) check() error {
 	_, m.hasObserve = fns[ExportObserve]
 	_, m.hasReset = fns[ExportReset]
 	_, m.hasInitialize = fns[ExportInitialize]
-	if _, ok := m.compiled.ExportedMemories()[ExportMemory]; !ok {
+	mem, ok := m.compiled.ExportedMemories()[ExportMemory]
+	if !ok {
 		return fmt.Errorf("%w memory %q: the host exchanges buffers through the guest's exported linear memory", ErrMissingExport, ExportMemory)
 	}
+	m.minPages = mem.Min()
 	if _, cmd := fns[ExportStart]; cmd && !m.hasInitialize {
 		return fmt.Errorf("%w: the module is a WASI command (exports _start, no _initialize); build it as a reactor, e.g. GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared", ErrBadModule)
 	}
@@ -199,6 +197,15 @@ func (m *Module) check() error {
 	if len(foreign) > 0 {
 		sort.Strings(foreign)
 		return fmt.Errorf("%w: imports %s, but the host provides only %s", ErrBadModule, strings.Join(foreign, ", "), WASIModule)
+	}
+	return nil
+}
+
+// checkLimit reports a module whose initial memory exceeds the limit.
+func (m *Module) checkLimit(limitPages uint32) error {
+	if m.minPages > limitPages {
+		return fmt.Errorf("module %s: %w: its initial memory of %.1f MiB is larger than memory_limit_mb (%d MiB)",
+			m.Path, ErrOutOfMemory, float64(m.minPages)/16, limitPages/16)
 	}
 	return nil
 }

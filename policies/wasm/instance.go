@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/scalelab/scalelab/framework"
@@ -26,9 +27,65 @@ type instance struct {
 	stack []uint64
 	// block is the guest pointer of the act buffers (0 until init succeeded).
 	block uint32
-	// stderr keeps the last bytes the guest wrote to stderr during the current call.
-	stderr *tail
+	// stderr keeps the first bytes the guest wrote to stderr during the current call.
+	stderr *head
+	// memory backs the guest's linear memory and enforces its limit.
+	memory *limitedMemory
 }
+
+// beginCall clears what the previous call left for error messages: the stderr tail and a
+// refused memory request the guest survived.
+func (in *instance) beginCall() {
+	in.stderr.reset()
+	in.memory.denied = 0
+}
+
+// pageSize is the WebAssembly page size.
+const pageSize = 65536
+
+// limitedMemory backs one instance's linear memory (wazero's experimental MemoryAllocator)
+// and refuses to grow it past limit bytes. Enforcing the limit here rather than with the
+// runtime-wide WithMemoryLimitPages lets each policy have its own limit in a shared
+// runtime, and lets the host see the refused request, so running out of memory is told
+// apart from other traps precisely.
+type limitedMemory struct {
+	limit uint64
+	buf   []byte
+	// denied is the size in bytes of the last refused request (0 = none).
+	denied uint64
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (m *limitedMemory) Allocate(capacity, _ uint64) experimental.LinearMemory {
+	if capacity > m.limit {
+		capacity = m.limit
+	}
+	m.buf = make([]byte, 0, capacity)
+	return m
+}
+
+// Reallocate implements experimental.LinearMemory: it grows the buffer to size bytes, or
+// returns nil (memory.grow then yields −1) past the limit.
+func (m *limitedMemory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		m.denied = size
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	// Grow geometrically, as append would, without passing the limit.
+	c := max(size, uint64(cap(m.buf))*5/4)
+	c = min(c, m.limit)
+	nb := make([]byte, size, c)
+	copy(nb, m.buf)
+	m.buf = nb
+	return m.buf
+}
+
+// Free implements experimental.LinearMemory.
+func (m *limitedMemory) Free() { m.buf = nil }
 
 // newModuleConfig is the sandbox of one instance: no arguments, no environment, no
 // preopened directories, no sockets, stdin empty, stdout discarded, stderr kept for error
@@ -54,35 +111,46 @@ func newModuleConfig(rand io.Reader, stderr io.Writer) wazero.ModuleConfig {
 		WithOsyield(func() {})
 }
 
-// tail is an io.Writer that keeps the last max bytes written.
-type tail struct {
+// head is an io.Writer that keeps the first max bytes written (a guest's stderr during
+// one call: the first lines — "panic: ...", "fatal error: ..." — say what went wrong, the
+// stack dump after them is noise in an error message).
+type head struct {
 	buf []byte
 	max int
 }
 
-func newTail(max int) *tail { return &tail{max: max} }
+func newHead(max int) *head { return &head{max: max} }
 
 // Write implements io.Writer.
-func (t *tail) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= t.max {
-		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
-		return n, nil
+func (h *head) Write(p []byte) (int, error) {
+	if room := h.max - len(h.buf); room > 0 {
+		h.buf = append(h.buf, p[:min(room, len(p))]...)
 	}
-	if over := len(t.buf) + len(p) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	t.buf = append(t.buf, p...)
-	return n, nil
+	return len(p), nil
 }
 
-func (t *tail) reset() { t.buf = t.buf[:0] }
+func (h *head) reset() { h.buf = h.buf[:0] }
 
-// String returns the kept bytes as one printable line.
-func (t *tail) String() string { return sanitize(t.buf) }
+// String returns the first stderrLines non-empty lines as one printable line.
+func (h *head) String() string {
+	var lines []string
+	for _, l := range strings.Split(string(h.buf), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, sanitize([]byte(l)))
+			if len(lines) == stderrLines {
+				break
+			}
+		}
+	}
+	return strings.Join(lines, " | ")
+}
 
-// stderrTail is how much of a guest's stderr an error message quotes.
-const stderrTail = 1024
+// stderrHead is how much of a guest's stderr per call the host keeps, and stderrLines how
+// many of its lines an error message quotes.
+const (
+	stderrHead  = 4096
+	stderrLines = 3
+)
 
 // memorySize returns the instance's memory size in bytes, or 0 when it cannot be read (a
 // closed module).
@@ -141,18 +209,24 @@ func (p *Policy) classify(ctx context.Context, fn string, err error, in *instanc
 		suffix = "; guest stderr: " + stderr
 	}
 	oom := func() bool {
+		if in != nil && in.memory != nil && in.memory.denied > 0 {
+			return true
+		}
 		low := strings.ToLower(stderr)
 		for _, h := range oomHints {
 			if strings.Contains(low, h) {
 				return true
 			}
 		}
-		limit := uint64(p.cfg.memoryLimitPages()) * 65536
-		return uint64(in.memorySize()) >= limit-limit/16
+		return false
 	}
 	memText := func() string {
-		return fmt.Sprintf("guest memory %.1f MiB of its %d MiB limit (memory_limit_mb)",
+		s := fmt.Sprintf("guest memory %.1f MiB of its %d MiB limit (memory_limit_mb)",
 			float64(in.memorySize())/(1<<20), p.cfg.MemoryLimitMB)
+		if in != nil && in.memory != nil && in.memory.denied > 0 {
+			s += fmt.Sprintf("; a memory.grow to %.1f MiB was refused", float64(in.memory.denied)/(1<<20))
+		}
+		return s
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {

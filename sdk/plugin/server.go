@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 
@@ -91,7 +93,7 @@ func (s *server) Init(_ context.Context, r *policyv1.InitRequest) (*policyv1.Ini
 	s.spec, s.ready = spec, true
 	_, obs := s.p.(Observer)
 	_, res := s.p.(Resetter)
-	return &policyv1.InitResponse{WantsObserve: obs, WantsReset: res}, nil
+	return &policyv1.InitResponse{WantsObserve: obs, WantsReset: res, Name: filepath.Base(os.Args[0])}, nil
 }
 
 // Act checks the observation against the spec and calls the policy's Act.

@@ -110,20 +110,20 @@ func (c ReplicaCalculator) GetResourceReplicas(now time.Time, currentReplicas in
 			// On a scale-down, treat missing pods as using 100 % (all) of the resource
 			// request, or the utilisation target for targets higher than 100 %.
 			fallbackUtilization := int64(max(100, targetUtilization))
-			for _, name := range g.missing {
-				metrics = append(metrics, podMetric{name: name, value: requests[name] * fallbackUtilization / 100})
+			for _, i := range g.missing {
+				metrics = append(metrics, podMetric{idx: i, value: requests[i] * fallbackUtilization / 100})
 			}
 		} else if usageRatio > 1.0 {
 			// On a scale-up, treat missing pods as using 0 % of the resource request.
-			for _, name := range g.missing {
-				metrics = append(metrics, podMetric{name: name})
+			for _, i := range g.missing {
+				metrics = append(metrics, podMetric{idx: i})
 			}
 		}
 	}
 	if scaleUpWithUnready {
 		// On a scale-up, treat unready pods as using 0 % of the resource request.
-		for _, name := range g.unready {
-			metrics = append(metrics, podMetric{name: name})
+		for _, i := range g.unready {
+			metrics = append(metrics, podMetric{idx: i})
 		}
 	}
 
@@ -194,19 +194,19 @@ func (c ReplicaCalculator) calcPlainMetricReplicas(now time.Time, all []podMetri
 	if len(g.missing) > 0 {
 		if usageRatio < 1.0 {
 			// On a scale-down, treat missing pods as using exactly the target amount.
-			for _, name := range g.missing {
-				metrics = append(metrics, podMetric{name: name, value: targetUsage})
+			for _, i := range g.missing {
+				metrics = append(metrics, podMetric{idx: i, value: targetUsage})
 			}
 		} else if usageRatio > 1.0 {
 			// On a scale-up, treat missing pods as using 0.
-			for _, name := range g.missing {
-				metrics = append(metrics, podMetric{name: name})
+			for _, i := range g.missing {
+				metrics = append(metrics, podMetric{idx: i})
 			}
 		}
 	}
 	if scaleUpWithUnready {
-		for _, name := range g.unready {
-			metrics = append(metrics, podMetric{name: name})
+		for _, i := range g.unready {
+			metrics = append(metrics, podMetric{idx: i})
 		}
 	}
 
@@ -319,15 +319,13 @@ func (c ReplicaCalculator) GetExternalPerPodMetricReplicas(statusReplicas int32,
 // resourceUtilizationRatio ports metrics.GetResourceUtilizationRatio: utilisation is
 // Σusage × 100 / Σrequest over pods with both (integer division, so truncated), the ratio
 // is utilisation / target, and the raw average is Σusage / entries.
-func resourceUtilizationRatio(metrics []podMetric, requests map[string]int64, targetUtilization int32) (utilizationRatio float64, currentUtilization int32, rawAverageValue int64, err error) {
+func resourceUtilizationRatio(metrics []podMetric, requests []int64, targetUtilization int32) (utilizationRatio float64, currentUtilization int32, rawAverageValue int64, err error) {
 	var metricsTotal, requestsTotal int64
 	numEntries := 0
 	for _, m := range metrics {
-		request, ok := requests[m.name]
-		if !ok {
-			// Missing requests are checked elsewhere: treat as an extraneous metric.
-			continue
-		}
+		// Every listed pod has a request (calculateRequests checked); upstream skips samples
+		// of unknown pods, which cannot occur here.
+		request := requests[m.idx]
 		metricsTotal += m.value
 		requestsTotal += request
 		numEntries++

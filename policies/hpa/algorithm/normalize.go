@@ -205,7 +205,7 @@ func (n *Normalizer) stabilizeRecommendationWithBehaviors(now time.Time, b *auto
 		if rec.timestamp.After(upCutoff) {
 			upRecommendation = min(rec.recommendation, upRecommendation)
 		}
-		if !rec.timestamp.Before(downCutoff) {
+		if rec.timestamp.After(downCutoff) {
 			downRecommendation = max(rec.recommendation, downRecommendation)
 		}
 		if rec.timestamp.Before(upCutoff) && rec.timestamp.Before(downCutoff) {

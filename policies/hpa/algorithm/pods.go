@@ -43,31 +43,32 @@ type PodSample struct {
 	Metrics map[string]Metric
 }
 
-// podMetric is one entry of upstream's PodMetricsInfo, kept in pod order.
+// podMetric is one entry of upstream's PodMetricsInfo (keyed by pod name there; here by the
+// pod's index in the slice passed to the calculator), kept in pod order.
 type podMetric struct {
-	name      string
+	idx       int
 	value     int64
 	timestamp time.Time
 	window    time.Duration
 }
 
 // podGroups is upstream's groupPods result: pods with usable metrics (the "metrics" map after
-// ignored and unready pods are removed) and the names of unready and missing pods.
+// ignored and unready pods are removed) and the indices of unready and missing pods.
 type podGroups struct {
 	readyPodCount int
 	metrics       []podMetric
-	unready       []string
-	missing       []string
+	unready       []int
+	missing       []int
 	ignored       int
 }
 
 // collectMetrics returns the samples of metricName in pod order, like a metrics client
 // listing: every pod that has a sample, whatever its phase.
 func collectMetrics(pods []PodSample, metricName string) []podMetric {
-	var out []podMetric
-	for _, p := range pods {
+	out := make([]podMetric, 0, len(pods))
+	for i, p := range pods {
 		if m, ok := p.Metrics[metricName]; ok {
-			out = append(out, podMetric{name: p.Name, value: m.Value, timestamp: m.Timestamp, window: m.Window})
+			out = append(out, podMetric{idx: i, value: m.Value, timestamp: m.Timestamp, window: m.Window})
 		}
 	}
 	return out
@@ -80,28 +81,32 @@ func collectMetrics(pods []PodSample, metricName string) []podMetric {
 // readiness transition, or, after that period, when it is unready and has never been ready
 // (its readiness last changed within the initial readiness delay after its start).
 func groupPods(now time.Time, pods []PodSample, metrics []podMetric, resource corev1.ResourceName, cpuInitializationPeriod, delayOfInitialReadinessStatus time.Duration) podGroups {
-	byName := make(map[string]podMetric, len(metrics))
-	for _, m := range metrics {
-		byName[m.name] = m
+	// metricOf[i] is the index in metrics of pod i's sample, or -1.
+	metricOf := make([]int, len(pods))
+	for i := range metricOf {
+		metricOf[i] = -1
+	}
+	for j, m := range metrics {
+		metricOf[m.idx] = j
 	}
 	var g podGroups
-	drop := make(map[string]bool)
-	for _, pod := range pods {
+	drop := make([]bool, len(pods))
+	for i, pod := range pods {
 		if pod.Deleting || pod.Phase == corev1.PodFailed {
-			drop[pod.Name] = true
+			drop[i] = true
 			g.ignored++
 			continue
 		}
 		if pod.Phase == corev1.PodPending {
-			drop[pod.Name] = true
-			g.unready = append(g.unready, pod.Name)
+			drop[i] = true
+			g.unready = append(g.unready, i)
 			continue
 		}
-		metric, found := byName[pod.Name]
-		if !found {
-			g.missing = append(g.missing, pod.Name)
+		if metricOf[i] < 0 {
+			g.missing = append(g.missing, i)
 			continue
 		}
+		metric := metrics[metricOf[i]]
 		if resource == corev1.ResourceCPU {
 			var unready bool
 			if pod.Ready == "" || pod.StartTime.IsZero() {
@@ -115,31 +120,32 @@ func groupPods(now time.Time, pods []PodSample, metrics []podMetric, resource co
 				unready = pod.Ready == corev1.ConditionFalse && pod.StartTime.Add(delayOfInitialReadinessStatus).After(pod.ReadyTransition)
 			}
 			if unready {
-				drop[pod.Name] = true
-				g.unready = append(g.unready, pod.Name)
+				drop[i] = true
+				g.unready = append(g.unready, i)
 				continue
 			}
 		}
 		g.readyPodCount++
 	}
+	g.metrics = make([]podMetric, 0, len(metrics))
 	for _, m := range metrics {
-		if !drop[m.name] {
+		if !drop[m.idx] {
 			g.metrics = append(g.metrics, m)
 		}
 	}
 	return g
 }
 
-// calculateRequests returns each pod's request for resource (upstream's calculateRequests
-// with pod-level requests): every pod listed must have one.
-func calculateRequests(pods []PodSample, resource corev1.ResourceName) (map[string]int64, error) {
-	requests := make(map[string]int64, len(pods))
-	for _, pod := range pods {
+// calculateRequests returns each pod's request for resource, by pod index (upstream's
+// calculateRequests with pod-level requests): every pod listed must have one.
+func calculateRequests(pods []PodSample, resource corev1.ResourceName) ([]int64, error) {
+	requests := make([]int64, len(pods))
+	for i, pod := range pods {
 		r, ok := pod.Requests[resource]
 		if !ok {
 			return nil, fmt.Errorf("missing request for %s in Pod %s", resource, pod.Name)
 		}
-		requests[pod.Name] = r
+		requests[i] = r
 	}
 	return requests, nil
 }

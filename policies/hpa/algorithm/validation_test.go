@@ -42,11 +42,17 @@ func TestValidateSpec(t *testing.T) {
 			"spec.scaleTargetRef.kind: Required value",
 			`spec.scaleTargetRef.name: Invalid value: "a/b": may not contain '/'`,
 		}},
-		{"utilisation 0", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) { s.Metrics[0].Resource.Target.AverageUtilization = ptr[int32](0) },
+		{"utilisation 0", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
+			s.Metrics[0].Resource.Target.AverageUtilization = ptr[int32](0)
+		},
 			[]string{"spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater than 0"}},
-		{"utilisation and value", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) { s.Metrics[0].Resource.Target.AverageValue = ptr(q("500m")) },
+		{"utilisation and value", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
+			s.Metrics[0].Resource.Target.AverageValue = ptr(q("500m"))
+		},
 			[]string{"spec.metrics[0].resource.target.averageValue: Forbidden: may not set both a target raw value and a target utilization"}},
-		{"resource without target", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) { s.Metrics[0].Resource.Target.AverageUtilization = nil },
+		{"resource without target", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
+			s.Metrics[0].Resource.Target.AverageUtilization = nil
+		},
 			[]string{"spec.metrics[0].resource.target.averageUtilization: Required value: must set either a target raw value or a target utilization"}},
 		{"negative average value", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
 			s.Metrics[0].Resource.Target = autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: ptr(q("-1"))}
@@ -56,7 +62,9 @@ func TestValidateSpec(t *testing.T) {
 		{"unknown metric type", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) { s.Metrics[0].Type = "Foo" }, []string{
 			`spec.metrics[0].type: Unsupported value: "Foo": supported values: "ContainerResource", "External", "Object", "Pods", "Resource"`,
 		}},
-		{"type without its source", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) { s.Metrics[0].Type = autoscalingv2.PodsMetricSourceType }, []string{
+		{"type without its source", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
+			s.Metrics[0].Type = autoscalingv2.PodsMetricSourceType
+		}, []string{
 			"spec.metrics[0].pods: Required value: must populate information for the given metric source",
 		}},
 		{"two sources", func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {

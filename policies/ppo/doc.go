@@ -1,0 +1,80 @@
+// Package ppo is scalelab's native Proximal Policy Optimization: a faithful Go port of
+// CleanRL's single-file ppo.py (discrete actions) and ppo_continuous_action.py (diagonal
+// Gaussian), the agent the autoscaling study is about. It provides the `ppo` policy
+// (Register), which acts deterministically with a trained checkpoint, implements
+// framework.Trainer, and TrainValidation for training on the validation environments of
+// policies/ppo/envs (CartPole-v1, Pendulum-v1).
+//
+// # Algorithm (what is CleanRL's, exactly)
+//
+//   - Actor and critic are separate MLPs (hidden_sizes, tanh or relu), orthogonally
+//     initialised as torch.nn.init.orthogonal_ (QR of a Gaussian matrix with the sign
+//     correction) with gain √2 on hidden layers, 0.01 on the actor head and 1 on the critic
+//     head, zero biases; Gaussian heads have a state-independent log-std initialised to 0.
+//   - Heads: categorical (Discrete), one categorical per dimension (MultiDiscrete), diagonal
+//     Gaussian (Box). Gaussian samples are clipped to the bounds only when sent to the
+//     environment; the unclipped sample is stored and its log-probability used.
+//   - Rollouts of num_steps × num_envs with Gymnasium 0.29 same-step autoreset; GAE(γ, λ)
+//     where truncation counts as termination (CleanRL) unless bootstrap_truncation, which
+//     bootstraps a truncated step with V(final observation).
+//   - Loss = clipped surrogate − ent_coef·entropy + vf_coef·½·(clipped) squared error, the
+//     value clip reusing clip_coef; advantages normalised per minibatch with the unbiased
+//     std + 1e-8; gradients by hand-written backpropagation, global-norm clipped
+//     (max_grad_norm), Adam with PyTorch's update (ε = 1e-5 after the square root of the
+//     bias-corrected second moment); learning rate lr·(1 − (i−1)/N) at the start of
+//     iteration i; optional target-KL early stop checked after each epoch on the last
+//     minibatch's approx_kl.
+//   - Diagnostics as CleanRL logs them: the last minibatch's pg_loss, v_loss, entropy,
+//     old_approx_kl = mean(−log r), approx_kl = mean((r − 1) − log r); clipfrac averaged
+//     over every minibatch of the iteration; explained variance of the rollout's values.
+//   - Optional per-environment running observation normalisation (clip ±obs_clip) and
+//     reward scaling by the running std of the discounted return (reset on termination,
+//     clip ±reward_clip), as ppo_continuous_action.py gets from Gymnasium 0.29's wrappers.
+//     The policy acts with the per-environment statistics merged into one.
+//
+// Steps whose StepResult.Fallback is set (the runner replaced the action) are masked out
+// of every loss term and statistic (weight 0); they still enter GAE, since their rewards
+// and values are part of the trajectory.
+//
+// # Missing observation values
+//
+// A value whose Valid flag is false (or that is NaN or ±Inf) is fed to the network as 0 —
+// after normalisation, i.e. at the running mean, when norm_obs is on — and is left out of
+// the running statistics. With mask_input the validity flags follow the values as extra
+// 0/1 inputs, so the network can tell a missing value from a true zero.
+//
+// # Numerics: plain slices, not gonum matrices
+//
+// Parameters, gradients and Adam moments are flat []float64 vectors; the dense layers
+// use a hand-written kernel (kernel.go) that computes every product as C = A·Bᵀ over
+// contiguous rows with four accumulators. On the network's shapes (minibatch 128 × 64 × 64,
+// weight gradients with k = 128, rollout batches of 4 and single-observation acting) it is
+// within a few tens of percent of gonum's blas64.Gemm either way (BenchmarkGemmNT
+// measures both), allocates nothing, and never starts goroutines — gonum's Dgemm goes
+// parallel for large shapes, which would make "single-threaded" throughput depend on
+// GOMAXPROCS. gonum is used where it is the right tool: the QR decomposition of the
+// orthogonal initialisation.
+//
+// # Determinism
+//
+// One seed fixes everything: initialisation, action sampling and minibatch shuffling draw
+// from separate PCG streams of the seed, environment e's first episode is reset with
+// seed + e (CleanRL's envs.reset(seed=seed)) and later episodes with seeds derived from
+// (seed, e, episode number). Environments may be stepped by several goroutines
+// (env_workers); each writes only its own slots and everything else runs in index order,
+// so results are bit-identical whatever the worker count or the scheduling.
+//
+// # Output of a training run
+//
+//   - episodes.csv: global_step, env_index, raw_return, length — one row per finished
+//     training episode, the undiscounted return before any reward normalisation.
+//   - iterations.csv: iteration, global_step, lr, pg_loss, v_loss, entropy, old_approx_kl,
+//     approx_kl, clipfrac, explained_variance, sps.
+//   - checkpoint.json: the final policy (see Checkpoint); checkpoints/latest.json: the
+//     resumable checkpoint (optimiser, normalisers and generator state as well), written
+//     every checkpoint_every iterations and at the end. With resume: true a run continues
+//     from latest.json; episodes in progress are not restored (environments start new
+//     episodes), so a resumed run is deterministic but differs from an uninterrupted one.
+//   - summary.json: mean raw return of the last 100 training episodes, steps, wall time,
+//     steps per second (and, for validation environments, a deterministic evaluation).
+package ppo
