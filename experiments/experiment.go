@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scalelab/scalelab/framework"
+	"github.com/scalelab/scalelab/framework/config"
 )
 
 // Result is a finished experiment.
@@ -45,19 +46,16 @@ func (b *Builder) Root(out string) string {
 	return filepath.Join(cfg.Experiment.Out, cfg.Experiment.Name)
 }
 
-// RunExperiment runs the whole matrix and writes the summary. A config hash that differs
-// from the one recorded in the root (the config changed) is an error unless the caller
-// removes the old results: reusing runs of another config would mix results.
+// RunExperiment runs the whole matrix and writes the summary. Finished runs on disk are
+// reused only when their run hash (RunHash) matches, so changing a policy or the scenario
+// reruns exactly the runs it affects, while adding repetitions, profiles or policies reuses
+// the rest.
 func (b *Builder) RunExperiment(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
 	if err := os.MkdirAll(o.Root, 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
 	infoPath := filepath.Join(o.Root, "experiment.json")
-	if prev, err := readInfo(infoPath); err == nil && prev.ConfigHash != b.Loaded.Hash {
-		return nil, fmt.Errorf("%s holds results of another config (hash %.12s…, this config %.12s…): "+
-			"choose another --out or remove the folder", o.Root, prev.ConfigHash, b.Loaded.Hash)
-	}
 	if err := b.Loaded.WriteResolved(filepath.Join(o.Root, "config.resolved.yaml")); err != nil {
 		return nil, err
 	}
@@ -96,11 +94,18 @@ func (b *Builder) RunExperiment(ctx context.Context, o Options) (*Result, error)
 	return res, runErr
 }
 
-func readInfo(path string) (ExperimentInfo, error) {
-	var info ExperimentInfo
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return info, err
+// RunHash identifies everything that determines one policy's runs: the resolved config
+// without the experiment-level keys that only select or place runs (name, out, workers,
+// repetitions, profiles, baseline) and without the other policies, plus the digests of the
+// referenced files. The run's profile, repetition and seed are part of its folder and
+// run.json.
+func (b *Builder) RunHash(policy string) (string, error) {
+	omit := []string{"experiment.name", "experiment.out", "experiment.workers", "experiment.repetitions",
+		"experiment.profiles", "experiment.baseline"}
+	for n := range b.Loaded.Config.Policies {
+		if n != policy {
+			omit = append(omit, "policies."+n)
+		}
 	}
-	return info, jsonUnmarshal(b, &info)
+	return config.HashOf(b.Loaded.Resolved, b.Loaded.Files, omit)
 }

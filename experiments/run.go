@@ -66,6 +66,7 @@ func (b *Builder) Matrix() []RunSpec {
 type RunInfo struct {
 	RunSpec
 	ConfigHash string  `json:"config_hash"`
+	RunHash    string  `json:"run_hash"`
 	Version    string  `json:"scalelab_version"`
 	Backend    string  `json:"backend"`
 	DurationS  float64 `json:"duration_s"`
@@ -136,18 +137,25 @@ func (b *Builder) runOne(ctx context.Context, o Options, spec RunSpec) RunOutcom
 		return oc
 	}
 	final := filepath.Join(o.Root, spec.Dir())
-	if k, err := framework.ReadKPIs(filepath.Join(final, "kpis.json")); err == nil {
-		oc.KPIs, oc.Skipped = k, true
+	rh, err := b.RunHash(spec.Policy)
+	if err != nil {
+		oc.Err = err
 		return oc
 	}
+	if info, err := readRunInfo(filepath.Join(final, "run.json")); err == nil && info.RunHash == rh && info.Seed == spec.Seed {
+		if k, err := framework.ReadKPIs(filepath.Join(final, "kpis.json")); err == nil {
+			oc.KPIs, oc.Skipped = k, true
+			return oc
+		}
+	}
 	start := time.Now()
-	k, err := b.execute(ctx, o, spec, final)
+	k, err := b.execute(ctx, o, spec, final, rh)
 	oc.KPIs, oc.Err, oc.Wall = k, err, time.Since(start)
 	return oc
 }
 
 // execute runs one episode into a temporary folder and renames it into place.
-func (b *Builder) execute(ctx context.Context, o Options, spec RunSpec, final string) (framework.KPIs, error) {
+func (b *Builder) execute(ctx context.Context, o Options, spec RunSpec, final, runHash string) (framework.KPIs, error) {
 	cfg := b.Loaded.Config
 	parent := filepath.Dir(final)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -194,7 +202,7 @@ func (b *Builder) execute(ctx context.Context, o Options, spec RunSpec, final st
 	if err := writeCDF(filepath.Join(tmp, "latency_cdf.csv"), res.Latency); err != nil {
 		return framework.KPIs{}, err
 	}
-	info := RunInfo{RunSpec: spec, ConfigHash: b.Loaded.Hash, Version: o.Version, Backend: cfg.Backend.Type,
+	info := RunInfo{RunSpec: spec, ConfigHash: b.Loaded.Hash, RunHash: runHash, Version: o.Version, Backend: cfg.Backend.Type,
 		DurationS: cfg.Experiment.Duration.Seconds(), WarmupS: cfg.Experiment.Warmup.Seconds(), WallS: time.Since(start).Seconds()}
 	if err := framework.WriteJSONAtomic(filepath.Join(tmp, "run.json"), info); err != nil {
 		return framework.KPIs{}, err
@@ -203,7 +211,7 @@ func (b *Builder) execute(ctx context.Context, o Options, spec RunSpec, final st
 	if err := framework.WriteKPIs(filepath.Join(tmp, "kpis.json"), res.KPIs); err != nil {
 		return framework.KPIs{}, err
 	}
-	os.RemoveAll(final) // a stale, unfinished folder from an older layout
+	os.RemoveAll(final) // a run of a changed config, or an unfinished folder
 	if err := os.Rename(tmp, final); err != nil {
 		return framework.KPIs{}, fmt.Errorf("finish run: %w", err)
 	}
@@ -227,4 +235,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func readRunInfo(path string) (RunInfo, error) {
+	var info RunInfo
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return info, err
+	}
+	return info, jsonUnmarshal(b, &info)
 }

@@ -92,7 +92,8 @@ type Loaded struct {
 	Resolved map[string]any
 	// Hash identifies the experiment's inputs: the hex SHA-256 of
 	//
-	//	canonical JSON of Resolved
+	//	canonical JSON of Resolved without experiment.out and experiment.workers
+	//	(where results go and how many runs execute at once cannot change them)
 	//	then, for every referenced file in Files (sorted by Path, each once):
 	//	"\n" + Path + " " + hex SHA-256 of the file's content
 	//

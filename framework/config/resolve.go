@@ -95,7 +95,14 @@ func canonicalJSON(v any) ([]byte, error) {
 
 // hashOf computes Loaded.Hash (see its documentation).
 func hashOf(resolved map[string]any, files []FileDigest) (string, error) {
-	canon, err := canonicalJSON(resolved)
+	return HashOf(resolved, files, []string{"experiment.out", "experiment.workers"})
+}
+
+// HashOf hashes a resolved config as Loaded.Hash does, leaving out the given dotted key
+// paths (keys that cannot change results, such as where they are written). The resolved
+// map is not modified.
+func HashOf(resolved map[string]any, files []FileDigest, omit []string) (string, error) {
+	canon, err := canonicalJSON(omitPaths(resolved, omit))
 	if err != nil {
 		return "", err
 	}
@@ -171,4 +178,34 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// omitPaths returns a copy of m without the dotted key paths (only the maps along a path
+// are copied).
+func omitPaths(m map[string]any, paths []string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	for _, p := range paths {
+		parts := strings.Split(p, ".")
+		cur := out
+		for i, part := range parts {
+			if i == len(parts)-1 {
+				delete(cur, part)
+				break
+			}
+			sub, ok := cur[part].(map[string]any)
+			if !ok {
+				break
+			}
+			cp := make(map[string]any, len(sub))
+			for k, v := range sub {
+				cp[k] = v
+			}
+			cur[part] = cp
+			cur = cp
+		}
+	}
+	return out
 }

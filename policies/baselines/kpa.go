@@ -147,7 +147,7 @@ func (k *KPA) Act(ctx context.Context, obs framework.Observation) (framework.Act
 		// A new autoscaler starts in panic mode when more than one pod is ready, keeping
 		// at least the current scale until it has enough data.
 		k.started = true
-		if ready > 100 {
+		if ready > 1 {
 			k.panicTime = now
 			k.maxPanicPods = int32(ready)
 		}

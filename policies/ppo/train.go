@@ -460,7 +460,8 @@ func (t *trainer) advantages() {
 	}, t.cfg.Gamma, t.cfg.GAELambda, t.bAdv, t.bRet)
 }
 
-// update runs the epochs of minibatch updates; it returns the last minibatch's statistics.
+// update runs the epochs of minibatch updates; it returns the last minibatch's statistics
+// (NaN when every sample was masked and nothing was updated).
 func (t *trainer) update(lr float64) (lossStats, error) {
 	B, mbs := t.T*t.N, t.cfg.MinibatchSize()
 	in, ad := t.net.inDim, t.net.actDim
@@ -468,7 +469,8 @@ func (t *trainer) update(lr float64) (lossStats, error) {
 		t.inds[i] = i
 	}
 	t.clipFracs = t.clipFracs[:0]
-	var last lossStats
+	nan := math.NaN()
+	last := lossStats{loss: nan, pgLoss: nan, vLoss: nan, entropy: nan, oldApproxKL: nan, approxKL: nan, clipFrac: nan}
 	for epoch := 0; epoch < t.cfg.UpdateEpochs; epoch++ {
 		t.shufRNG.Shuffle(B, func(i, j int) { t.inds[i], t.inds[j] = t.inds[j], t.inds[i] })
 		for start := 0; start < B; start += mbs {
