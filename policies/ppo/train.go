@@ -162,8 +162,8 @@ type trainer struct {
 	iterationsW *csvFile
 }
 
-func newTrainer(ctx context.Context, cfg Config, opts TrainOptions, newEnv func(int, uint64) (framework.Env, error), outDir string) (t *trainer, err error) {
-	t = &trainer{cfg: cfg, opts: opts, outDir: outDir, log: opts.Logger, T: cfg.NumSteps, N: cfg.NumEnvs, iterations: cfg.Iterations(), coefs: coefsOf(cfg)}
+func newTrainer(ctx context.Context, cfg Config, opts TrainOptions, newEnv func(int, uint64) (framework.Env, error), outDir string) (_ *trainer, err error) {
+	t := &trainer{cfg: cfg, opts: opts, outDir: outDir, log: opts.Logger, T: cfg.NumSteps, N: cfg.NumEnvs, iterations: cfg.Iterations(), coefs: coefsOf(cfg)}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

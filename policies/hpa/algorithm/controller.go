@@ -249,42 +249,66 @@ func (c *Controller) Sync(now time.Time, in Input) (Result, error) {
 	return res, retErr
 }
 
-// computeReplicasForMetrics ports the multi-metric combination: the largest proposal wins;
-// if every metric fails, or some fail and the largest valid proposal is below the current
-// count (a scale-down), it returns -1 and the error of the first failing metric.
-func (c *Controller) computeReplicasForMetrics(now time.Time, specReplicas, statusReplicas int32, in Input) (replicas int32, metric string, statuses []autoscalingv2.MetricStatus, err error) {
-	statuses = make([]autoscalingv2.MetricStatus, len(c.spec.Metrics))
-	invalidMetricsCount := 0
-	var invalidMetricError error
-	var invalidMetricCondition autoscalingv2.HorizontalPodAutoscalerCondition
+// Proposal is the outcome of one metric: its replica proposal and name, or the error that
+// made it fail.
+type Proposal struct {
+	Replicas int32
+	Metric   string
+	Err      error
+}
 
-	for i, metricSpec := range c.spec.Metrics {
-		proposal, name, condition, err := c.computeReplicasForMetric(now, metricSpec, specReplicas, statusReplicas, in, &statuses[i])
-		if err != nil {
-			if invalidMetricsCount <= 0 {
-				invalidMetricCondition = condition
-				invalidMetricError = err
+// CombineProposals ports the combination rule of computeReplicasForMetrics: the largest
+// proposal of the metrics that worked wins (ties keep the first). If every metric failed,
+// or some failed and the winner is below specReplicas (a scale-down), it returns -1 with
+// the index of the first failing metric and an error naming how many failed; if some
+// failed but the winner scales up or holds, it returns the winner together with that error.
+// firstFailed is -1 when no metric failed.
+func CombineProposals(specReplicas int32, proposals []Proposal) (replicas int32, metric string, firstFailed int, err error) {
+	invalid := 0
+	firstFailed = -1
+	for i, p := range proposals {
+		if p.Err != nil {
+			if invalid == 0 {
+				firstFailed = i
 			}
-			invalidMetricsCount++
+			invalid++
 			continue
 		}
-		if replicas == 0 || proposal > replicas {
-			replicas = proposal
-			metric = name
+		if replicas == 0 || p.Replicas > replicas {
+			replicas = p.Replicas
+			metric = p.Metric
 		}
 	}
-
-	if invalidMetricError != nil {
-		invalidMetricError = fmt.Errorf("invalid metrics (%v invalid out of %v), first error is: %w", invalidMetricsCount, len(c.spec.Metrics), invalidMetricError)
+	if invalid > 0 {
+		err = fmt.Errorf("invalid metrics (%v invalid out of %v), first error is: %w", invalid, len(proposals), proposals[firstFailed].Err)
 	}
-	// If all metrics are invalid, or some are invalid and we would scale down, return an
-	// error and set the condition from the first invalid metric.
-	if invalidMetricsCount >= len(c.spec.Metrics) || (invalidMetricsCount > 0 && replicas < specReplicas) {
-		c.setCondition(now, invalidMetricCondition.Type, invalidMetricCondition.Status, invalidMetricCondition.Reason, invalidMetricCondition.Message)
-		return -1, "", statuses, invalidMetricError
+	if invalid >= len(proposals) || (invalid > 0 && replicas < specReplicas) {
+		return -1, "", firstFailed, err
+	}
+	return replicas, metric, firstFailed, err
+}
+
+// computeReplicasForMetrics computes every metric's proposal and combines them
+// (CombineProposals), setting ScalingActive from the first failing metric when the
+// combination fails, else to ValidMetricFound.
+func (c *Controller) computeReplicasForMetrics(now time.Time, specReplicas, statusReplicas int32, in Input) (replicas int32, metric string, statuses []autoscalingv2.MetricStatus, err error) {
+	statuses = make([]autoscalingv2.MetricStatus, len(c.spec.Metrics))
+	proposals := make([]Proposal, len(c.spec.Metrics))
+	conditions := make([]autoscalingv2.HorizontalPodAutoscalerCondition, len(c.spec.Metrics))
+	for i, metricSpec := range c.spec.Metrics {
+		p := &proposals[i]
+		p.Replicas, p.Metric, conditions[i], p.Err = c.computeReplicasForMetric(now, metricSpec, specReplicas, statusReplicas, in, &statuses[i])
+	}
+	replicas, metric, first, err := CombineProposals(specReplicas, proposals)
+	if replicas == -1 {
+		if first >= 0 {
+			cond := conditions[first]
+			c.setCondition(now, cond.Type, cond.Status, cond.Reason, cond.Message)
+		}
+		return -1, "", statuses, err
 	}
 	c.setCondition(now, autoscalingv2.ScalingActive, corev1.ConditionTrue, "ValidMetricFound", fmt.Sprintf("the HPA was able to successfully calculate a replica count from %s", metric))
-	return replicas, metric, statuses, invalidMetricError
+	return replicas, metric, statuses, err
 }
 
 // unableCondition is upstream's getUnableComputeReplicaCountCondition.

@@ -322,3 +322,35 @@ func TestControllerContainerResourceFails(t *testing.T) {
 		t.Errorf("got %d, %v; want a failing metric and no scaling", res.Replicas, err)
 	}
 }
+
+func TestCombineProposals(t *testing.T) {
+	fail := errors.New("boom")
+	tests := []struct {
+		name        string
+		spec        int32
+		proposals   []Proposal
+		want        int32
+		wantMetric  string
+		wantFirst   int
+		wantErrText string
+	}{
+		{"largest wins", 4, []Proposal{{3, "a", nil}, {7, "b", nil}, {5, "c", nil}}, 7, "b", -1, ""},
+		{"tie keeps the first", 4, []Proposal{{5, "a", nil}, {5, "b", nil}}, 5, "a", -1, ""},
+		{"failure blocks a scale-down", 4, []Proposal{{2, "a", nil}, {0, "", fail}}, -1, "", 1, "invalid metrics (1 invalid out of 2), first error is: boom"},
+		{"failure does not block a hold", 4, []Proposal{{0, "", fail}, {4, "b", nil}}, 4, "b", 0, "invalid metrics (1 invalid out of 2), first error is: boom"},
+		{"failure does not block a scale-up", 4, []Proposal{{6, "a", nil}, {0, "", fail}, {0, "", fail}}, 6, "a", 1, "invalid metrics (2 invalid out of 3), first error is: boom"},
+		{"all fail", 4, []Proposal{{0, "", fail}}, -1, "", 0, "invalid metrics (1 invalid out of 1), first error is: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, m, first, err := CombineProposals(tt.spec, tt.proposals)
+			errText := ""
+			if err != nil {
+				errText = err.Error()
+			}
+			if r != tt.want || m != tt.wantMetric || first != tt.wantFirst || errText != tt.wantErrText {
+				t.Errorf("got (%d, %q, %d, %q), want (%d, %q, %d, %q)", r, m, first, errText, tt.want, tt.wantMetric, tt.wantFirst, tt.wantErrText)
+			}
+		})
+	}
+}

@@ -41,6 +41,9 @@
 // direction of the change. Proposals for utilisation are ceil(ratio × pods counted), not
 // ratio × the replica count.
 //
+// CombineProposals combines several metrics as upstream does: the largest proposal wins,
+// and a failing metric blocks a scale-down (all failing blocks everything).
+//
 // # Normaliser
 //
 // Normalizer holds the recommendation history and the past scale events of one HPA. Given

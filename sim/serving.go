@@ -1,0 +1,320 @@
+package sim
+
+import "math"
+
+// The serving path of one request:
+//
+//	arrival ─route─▶ pod CPU stage (processor sharing, cpu_per_request each, ≤ CPU limit)
+//	        ─▶ batcher queue (max_queue_size) ─dynamic batching─▶ instance executes t(b)·jitter
+//	        on the pod's GPU (time-sliced among busy contexts) ─▶ response.
+
+// cpuEps is the CPU work (ns) below which a request counts as done (float rounding).
+const cpuEps = 1.0
+
+// cpuRate is the speed of each request in a pod's CPU stage: processor sharing of the pod's
+// CPU limit among the n requests, each using at most one core.
+func cpuRate(p *pod, n int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return math.Min(1, p.cpuLimit/float64(n))
+}
+
+// cpuAdvance brings the pod's CPU stage up to now.
+func (s *Sim) cpuAdvance(p *pod) {
+	n := p.cpuQ.len()
+	if n > 0 && s.now > p.cpuLast {
+		r := cpuRate(p, n)
+		dt := float64(s.now - p.cpuLast)
+		p.cpuV += r * dt
+		used := r * float64(n) * dt
+		p.cpuCum += used
+		s.cpuCum += used
+	}
+	p.cpuLast = s.now
+}
+
+// cpuReschedule arms the pod's CPU timer for its oldest request. Every request needs the
+// same work and receives the same speed, so they finish in arrival order.
+func (s *Sim) cpuReschedule(p *pod) {
+	n := p.cpuQ.len()
+	if n == 0 {
+		p.cpuV = 0
+		s.cancel(&p.cpuT)
+		return
+	}
+	head := s.reqs.at(p.cpuQ.front())
+	dt := (head.cpuTarget - p.cpuV) / cpuRate(p, n)
+	s.schedule(&p.cpuT, s.now+int64(math.Ceil(math.Max(dt, 0))))
+}
+
+func (s *Sim) cpuAdd(p *pod, seq uint64) {
+	s.cpuAdvance(p)
+	r := s.reqs.at(seq)
+	r.state = reqCPU
+	r.cpuTarget = p.cpuV + s.cpuWork
+	p.cpuQ.push(seq)
+	s.cpuReschedule(p)
+}
+
+func (s *Sim) onCPU(p *pod) {
+	s.cpuAdvance(p)
+	for p.cpuQ.len() > 0 {
+		seq := p.cpuQ.front()
+		if s.reqs.at(seq).cpuTarget-p.cpuV > cpuEps {
+			break
+		}
+		p.cpuQ.pop()
+		s.cpuReschedule(p)
+		s.enqueue(p, seq)
+	}
+	s.cpuReschedule(p)
+	s.maybeGone(p)
+}
+
+// cpuAbandon removes a request whose client gave up from the pod's CPU stage. Requests
+// share one client timeout and enter a pod's CPU stage in arrival order, so it is the
+// stage's oldest request.
+func (s *Sim) cpuAbandon(p *pod, seq uint64, r *request) {
+	s.cpuAdvance(p)
+	if p.cpuQ.len() == 0 || p.cpuQ.front() != seq {
+		panic("sim: abandoned request is not the oldest in its pod's CPU stage")
+	}
+	p.cpuQ.pop()
+	s.finish(seq, r)
+	s.cpuReschedule(p)
+	s.maybeGone(p)
+}
+
+// enqueue puts a request that has passed the CPU stage into the batcher queue, or rejects
+// it when the queue is full (Triton's max_queue_size: a drop).
+func (s *Sim) enqueue(p *pod, seq uint64) {
+	r := s.reqs.at(seq)
+	if p.cfg.MaxQueueSize > 0 && p.q.len() >= p.cfg.MaxQueueSize {
+		if !r.abandoned {
+			s.cum.drops++
+		}
+		s.finish(seq, r)
+		return
+	}
+	r.state = reqQueued
+	r.enqueue = s.now
+	p.q.push(seq)
+	s.dispatch(p)
+}
+
+// dispatch is Triton's dynamic batcher: while an instance is idle and requests wait, form a
+// batch of max_batch_size if that many wait; else of the largest preferred size that many
+// wait for; else, with no delay configured or once the oldest request has waited
+// max_queue_delay, of everything waiting (up to the maximum); otherwise wait for the delay.
+func (s *Sim) dispatch(p *pod) {
+	s.cancel(&p.batchT)
+	for p.idle > 0 && p.q.len() > 0 {
+		n := p.q.len()
+		cfg := &p.cfg
+		b := 0
+		switch {
+		case n >= cfg.MaxBatchSize:
+			b = cfg.MaxBatchSize
+		default:
+			for _, ps := range cfg.PreferredSizes {
+				if ps <= n && ps > b {
+					b = ps
+				}
+			}
+			if b == 0 {
+				oldest := s.reqs.at(p.q.front()).enqueue
+				if cfg.MaxQueueDelay <= 0 || s.now-oldest >= int64(cfg.MaxQueueDelay) {
+					b = n
+				} else {
+					s.schedule(&p.batchT, oldest+int64(cfg.MaxQueueDelay))
+					return
+				}
+			}
+		}
+		s.startBatch(p, b)
+	}
+}
+
+// serviceWork draws the GPU time of a batch of b at full speed: t(b)·jitter in ns.
+func (s *Sim) serviceWork(b int) float64 {
+	t := math.Max(s.tMin, s.tFixed+s.tPer*float64(b))
+	switch s.sc.Model.Jitter {
+	case JitterExponential:
+		return t * s.rSvc.ExpFloat64()
+	case JitterLognormal:
+		return t * lognormalUnit(s.rSvc, s.sc.Model.JitterCV)
+	}
+	return t
+}
+
+func (s *Sim) startBatch(p *pod, b int) {
+	var in *instance
+	for _, c := range p.insts {
+		if !c.busy && !c.retiring {
+			in = c
+			break
+		}
+	}
+	in.busy = true
+	p.idle--
+	p.execCount++
+	in.execStart = s.now
+	for i := 0; i < b; i++ {
+		seq := p.q.pop()
+		r := s.reqs.at(seq)
+		r.state = reqExec
+		p.queueNsCum += s.now - r.enqueue
+		in.batch = append(in.batch, seq)
+	}
+	p.execCum += int64(b)
+	s.cum.batches++
+	s.cum.batched += int64(b)
+	in.remaining = s.serviceWork(b)
+	g := p.gpu
+	s.gpuSync(g)
+	g.jobs = append(g.jobs, in)
+	s.gpuRates(g)
+	s.gpuReschedule(g)
+}
+
+// gpuSync brings the progress of a GPU's running batches, and its busy time, up to now.
+func (s *Sim) gpuSync(g *gpu) {
+	dt := float64(s.now - g.last)
+	if dt > 0 && len(g.jobs) > 0 {
+		for _, j := range g.jobs {
+			j.remaining -= j.rate * dt
+		}
+		g.busyCum += dt
+	}
+	g.last = s.now
+}
+
+// gpuRates sets each running batch's speed. With contention, the GPU's time is shared
+// equally among the contexts (pods) with work, times the time-slicing efficiency when more
+// than one is busy, and a context's share equally among its running instances. Without
+// contention every batch runs at full speed.
+func (s *Sim) gpuRates(g *gpu) {
+	if !s.sc.GPUSharing.Contention {
+		for _, j := range g.jobs {
+			j.rate = 1
+		}
+		return
+	}
+	s.seq++ // a fresh mark (seq is only compared for equality here)
+	mark := s.seq
+	m := 0
+	for _, j := range g.jobs {
+		if j.pod.mark != mark {
+			j.pod.mark = mark
+			m++
+		}
+	}
+	eff := 1.0
+	if m > 1 {
+		eff = s.sc.GPUSharing.TimesliceEfficiency
+	}
+	for _, j := range g.jobs {
+		j.rate = eff / float64(m) / float64(j.pod.execCount)
+	}
+}
+
+func (s *Sim) gpuReschedule(g *gpu) {
+	if len(g.jobs) == 0 {
+		s.cancel(&g.t)
+		return
+	}
+	next := math.Inf(1)
+	for _, j := range g.jobs {
+		next = math.Min(next, math.Max(j.remaining, 0)/j.rate)
+	}
+	s.schedule(&g.t, s.now+int64(math.Ceil(next)))
+}
+
+// onGPU completes the batches that are done on the GPU.
+func (s *Sim) onGPU(g *gpu) {
+	s.gpuSync(g)
+	var done [8]*instance
+	finished := done[:0]
+	kept := g.jobs[:0]
+	for _, j := range g.jobs {
+		if j.remaining/j.rate <= 0.5 {
+			finished = append(finished, j)
+		} else {
+			kept = append(kept, j)
+		}
+	}
+	for i := len(kept); i < len(g.jobs); i++ {
+		g.jobs[i] = nil
+	}
+	g.jobs = kept
+	for _, j := range finished {
+		j.pod.execCount--
+	}
+	s.gpuRates(g)
+	s.gpuReschedule(g)
+	for _, j := range finished {
+		s.batchDone(j)
+	}
+}
+
+// batchDone answers a completed batch's requests.
+func (s *Sim) batchDone(in *instance) {
+	p := in.pod
+	for _, seq := range in.batch {
+		r := s.reqs.at(seq)
+		if !r.abandoned {
+			lat := s.now - r.arrival
+			s.cum.completions++
+			s.cum.queueNs += in.execStart - r.enqueue
+			if s.slo > 0 && lat > s.slo {
+				s.cum.slo++
+			}
+			s.hist.RecordNS(lat)
+			s.curLat.add(lat)
+		}
+		s.finish(seq, r)
+	}
+	in.batch = in.batch[:0]
+	in.busy = false
+	if in.retiring {
+		for i, c := range p.insts {
+			if c == in {
+				s.dropInstance(p, i)
+				break
+			}
+		}
+	} else {
+		p.idle++
+	}
+	if p.deleting {
+		s.maybeGone(p)
+		if p.state == psGone {
+			return
+		}
+	}
+	s.dispatch(p)
+}
+
+// onReload completes a model reload: the pod's batching settings change.
+func (s *Sim) onReload(p *pod) {
+	if !p.hasPend || p.deleting {
+		return
+	}
+	next := p.pending
+	p.hasPend = false
+	// The new instances need their own engine memory.
+	delta := int64(next.InstanceCount-p.cfg.InstanceCount) * int64(s.sc.Model.GPUMemoryPerInstance)
+	if delta > 0 && p.gpu.memUsed+delta > p.gpu.memTotal {
+		s.stats.FailedReloads++
+		return // Triton keeps serving the old configuration
+	}
+	s.integrateLevels()
+	p.gpu.memUsed += delta
+	p.gpuMem += delta
+	s.lv.gpuMem += delta
+	p.cfg = next
+	s.stats.Reloads++
+	s.setInstances(p, next.InstanceCount)
+	s.dispatch(p)
+}
