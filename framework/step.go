@@ -251,7 +251,7 @@ func (l *Loop) execute(ctx context.Context, a Action, asked bool, actErr error, 
 	if failure == nil {
 		if err := l.Design.Space().Contains(a); err != nil {
 			failure = fmt.Errorf("invalid action: %w", err)
-		} else if c, err := l.Design.Translate(a, l.obs.Cluster); err != nil {
+		} else if c, err := safeTranslate(l.Design, a, l.obs.Cluster); err != nil {
 			failure = fmt.Errorf("translate action: %w", err)
 		} else {
 			cmd = c
@@ -355,4 +355,14 @@ func MergeWindows(ws []Window) Window {
 		out.Latency.Merge(w.Latency)
 	}
 	return out
+}
+
+// safeTranslate turns a panic in an action design into an error (fallback for the step).
+func safeTranslate(d ActionDesign, a Action, view ClusterView) (c Command, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("action design %s panicked: %v", d.Name(), r)
+		}
+	}()
+	return d.Translate(a, view)
 }

@@ -479,11 +479,14 @@ func (s *Sim) failRequest(seq uint64) {
 	s.finish(seq, r)
 }
 
-// maybeGone removes a terminating pod once its last request has left.
-func (s *Sim) maybeGone(p *pod) {
+// maybeGone removes a terminating pod once its last request has left, and reports whether
+// it did (the pod struct then goes back to the pool and must not be used again).
+func (s *Sim) maybeGone(p *pod) bool {
 	if p.deleting && p.inflight == 0 && p.state != psGone {
 		s.podGone(p)
+		return true
 	}
+	return false
 }
 
 // podGone removes a deleted pod: its resources free up and Pending pods may now fit.

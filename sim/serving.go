@@ -1,6 +1,9 @@
 package sim
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // The serving path of one request:
 //
@@ -65,7 +68,6 @@ func (s *Sim) onCPU(p *pod) {
 			break
 		}
 		p.cpuQ.pop()
-		s.cpuReschedule(p)
 		s.enqueue(p, seq)
 	}
 	s.cpuReschedule(p)
@@ -201,8 +203,8 @@ func (s *Sim) gpuRates(g *gpu) {
 		}
 		return
 	}
-	s.seq++ // a fresh mark (seq is only compared for equality here)
-	mark := s.seq
+	s.markSeq++
+	mark := s.markSeq
 	m := 0
 	for _, j := range g.jobs {
 		if j.pod.mark != mark {
@@ -270,7 +272,7 @@ func (s *Sim) batchDone(in *instance) {
 			if s.slo > 0 && lat > s.slo {
 				s.cum.slo++
 			}
-			s.hist.RecordNS(lat)
+			s.hist.Record(time.Duration(lat))
 			s.curLat.add(lat)
 		}
 		s.finish(seq, r)
@@ -287,11 +289,8 @@ func (s *Sim) batchDone(in *instance) {
 	} else {
 		p.idle++
 	}
-	if p.deleting {
-		s.maybeGone(p)
-		if p.state == psGone {
-			return
-		}
+	if s.maybeGone(p) {
+		return
 	}
 	s.dispatch(p)
 }

@@ -110,6 +110,7 @@ type Sim struct {
 
 	periodics []*periodic
 	stats     Stats
+	markSeq   uint64
 	wcache    windowCache
 }
 
