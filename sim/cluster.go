@@ -435,7 +435,7 @@ func (s *Sim) removeReady(p *pod) {
 // killPod ends a terminating pod at the end of its grace period: requests still in it
 // fail (those whose client already gave up were counted as drops).
 func (s *Sim) killPod(p *pod) {
-	s.cpuAdvance(p)
+	s.cpuDrain(p, s.now)
 	for p.cpuQ.len() > 0 {
 		seq := p.cpuQ.pop()
 		s.failRequest(seq)

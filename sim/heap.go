@@ -2,8 +2,7 @@ package sim
 
 // timer kinds: what a timer does when it fires.
 const (
-	tkArrival  uint8 = iota // the next arrival of the load
-	tkTimeout               // the oldest unresolved request reaches the client timeout
+	tkTimeout  uint8 = iota // the oldest unresolved request reaches the client timeout
 	tkTick                  // a metrics snapshot (every observation.resolution)
 	tkCPU                   // a pod's CPU stage finishes its oldest request
 	tkBatch                 // a pod's dynamic batcher reaches max_queue_delay

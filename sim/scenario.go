@@ -168,19 +168,30 @@ func builtinMap(name string) (map[string]any, error) {
 
 // LoadScenario reads a scenario YAML file (strict: unknown keys are errors naming them).
 func LoadScenario(file string) (Scenario, error) {
-	b, err := os.ReadFile(file)
+	m, err := readYAMLMap(file)
 	if err != nil {
-		return Scenario{}, fmt.Errorf("scenario: %w", err)
-	}
-	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return Scenario{}, fmt.Errorf("scenario %s: %w", file, err)
+		return Scenario{}, err
 	}
 	sc, err := ScenarioFromMap(m)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("scenario %s: %w", file, err)
 	}
 	return sc, nil
+}
+
+func readYAMLMap(file string) (map[string]any, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", file, err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
 }
 
 // ScenarioFromMap decodes a scenario from a generic map (YAML or config subtree). A `base`

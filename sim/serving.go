@@ -11,98 +11,136 @@ import (
 //	        ─▶ batcher queue (max_queue_size) ─dynamic batching─▶ instance executes t(b)·jitter
 //	        on the pod's GPU (time-sliced among busy contexts) ─▶ response.
 
-// cpuEps is the CPU work (ns) below which a request counts as done (float rounding).
-const cpuEps = 1.0
+// The CPU stage is processor sharing with equal work per request, so requests leave it in
+// arrival order and its evolution between arrivals is known in closed form. It is
+// therefore evaluated lazily: cpuDrain replays it up to a time, moving the requests done by
+// then into the batcher queue with their exact exit times. A timer marks the next exit
+// only while the pod has an idle instance (only then can an exit start a batch); while all
+// instances are busy the stage needs no events at all, which is most of the work at high
+// load. Invariant: a pod with an idle instance and a non-empty CPU stage has its CPU timer
+// armed at the next exit, so a drain never releases a request an idle instance should
+// have started earlier.
 
 // cpuRate is the speed of each request in a pod's CPU stage: processor sharing of the pod's
 // CPU limit among the n requests, each using at most one core.
 func cpuRate(p *pod, n int) float64 {
-	if n <= 0 {
-		return 0
+	if r := p.cpuLimit / float64(n); r < 1 {
+		return r
 	}
-	return math.Min(1, p.cpuLimit/float64(n))
+	return 1
 }
 
-// cpuAdvance brings the pod's CPU stage up to now.
-func (s *Sim) cpuAdvance(p *pod) {
-	n := p.cpuQ.len()
-	if n > 0 && s.now > p.cpuLast {
+// cpuDrain replays the pod's CPU stage up to time t and returns how many requests left it
+// for the batcher queue (not dispatched here).
+func (s *Sim) cpuDrain(p *pod, t int64) int {
+	released := 0
+	for {
+		n := p.cpuQ.len()
+		if n == 0 {
+			p.cpuLast = t
+			p.cpuV = 0
+			return released
+		}
 		r := cpuRate(p, n)
-		dt := float64(s.now - p.cpuLast)
+		seq := p.cpuQ.front()
+		req := s.reqs.at(seq)
+		left := req.cpuTarget - p.cpuV
+		if left < 0 {
+			left = 0
+		}
+		tc := p.cpuLast + int64(math.Ceil(left/r))
+		if tc > t {
+			dt := float64(t - p.cpuLast)
+			p.cpuV += r * dt
+			used := r * float64(n) * dt
+			p.cpuCum += used
+			s.cpuCum += used
+			p.cpuLast = t
+			return released
+		}
+		dt := float64(tc - p.cpuLast)
 		p.cpuV += r * dt
 		used := r * float64(n) * dt
 		p.cpuCum += used
 		s.cpuCum += used
+		p.cpuLast = tc
+		p.cpuQ.pop()
+		released++
+		s.enqueueAt(p, seq, req, tc)
 	}
-	p.cpuLast = s.now
 }
 
-// cpuReschedule arms the pod's CPU timer for its oldest request. Every request needs the
-// same work and receives the same speed, so they finish in arrival order.
-func (s *Sim) cpuReschedule(p *pod) {
+// cpuSync replays the pod's CPU stage up to now and lets the batcher act on what left it.
+func (s *Sim) cpuSync(p *pod) {
+	if s.cpuDrain(p, s.now) > 0 && p.idle > 0 {
+		s.dispatch(p)
+	}
+}
+
+// cpuArm keeps the invariant above: the CPU timer is armed at the next exit iff the pod has
+// an idle instance and requests in its CPU stage.
+func (s *Sim) cpuArm(p *pod) {
 	n := p.cpuQ.len()
-	if n == 0 {
-		p.cpuV = 0
+	if n == 0 || p.idle == 0 {
 		s.cancel(&p.cpuT)
 		return
 	}
-	head := s.reqs.at(p.cpuQ.front())
-	dt := (head.cpuTarget - p.cpuV) / cpuRate(p, n)
-	s.schedule(&p.cpuT, s.now+int64(math.Ceil(math.Max(dt, 0))))
+	left := s.reqs.at(p.cpuQ.front()).cpuTarget - p.cpuV
+	if left < 0 {
+		left = 0
+	}
+	s.schedule(&p.cpuT, p.cpuLast+int64(math.Ceil(left/cpuRate(p, n))))
 }
 
 func (s *Sim) cpuAdd(p *pod, seq uint64) {
-	s.cpuAdvance(p)
+	s.cpuSync(p)
 	r := s.reqs.at(seq)
 	r.state = reqCPU
 	r.cpuTarget = p.cpuV + s.cpuWork
 	p.cpuQ.push(seq)
-	s.cpuReschedule(p)
+	s.cpuArm(p)
 }
 
 func (s *Sim) onCPU(p *pod) {
-	s.cpuAdvance(p)
-	for p.cpuQ.len() > 0 {
-		seq := p.cpuQ.front()
-		if s.reqs.at(seq).cpuTarget-p.cpuV > cpuEps {
-			break
-		}
-		p.cpuQ.pop()
-		s.enqueue(p, seq)
-	}
-	s.cpuReschedule(p)
+	s.cpuSync(p)
+	s.cpuArm(p)
 	s.maybeGone(p)
 }
 
-// cpuAbandon removes a request whose client gave up from the pod's CPU stage. Requests
-// share one client timeout and enter a pod's CPU stage in arrival order, so it is the
-// stage's oldest request.
+// cpuAbandon removes a request whose client gave up from the pod's CPU stage (after a
+// cpuSync). Requests share one client timeout and enter a pod's CPU stage in arrival order,
+// so it is the stage's oldest request.
 func (s *Sim) cpuAbandon(p *pod, seq uint64, r *request) {
-	s.cpuAdvance(p)
 	if p.cpuQ.len() == 0 || p.cpuQ.front() != seq {
 		panic("sim: abandoned request is not the oldest in its pod's CPU stage")
 	}
 	p.cpuQ.pop()
 	s.finish(seq, r)
-	s.cpuReschedule(p)
+	s.cpuArm(p)
 	s.maybeGone(p)
 }
 
-// enqueue puts a request that has passed the CPU stage into the batcher queue, or rejects
-// it when the queue is full (Triton's max_queue_size: a drop).
+// enqueue puts a request that needs no CPU work straight into the batcher queue.
 func (s *Sim) enqueue(p *pod, seq uint64) {
-	r := s.reqs.at(seq)
+	if s.enqueueAt(p, seq, s.reqs.at(seq), s.now) {
+		s.dispatch(p)
+	}
+}
+
+// enqueueAt puts a request into the batcher queue at time t, or rejects it when the queue
+// is full (Triton's max_queue_size: a drop). It reports whether the request was queued.
+func (s *Sim) enqueueAt(p *pod, seq uint64, r *request, t int64) bool {
 	if p.cfg.MaxQueueSize > 0 && p.q.len() >= p.cfg.MaxQueueSize {
 		if !r.abandoned {
 			s.cum.drops++
 		}
 		s.finish(seq, r)
-		return
+		return false
 	}
 	r.state = reqQueued
-	r.enqueue = s.now
+	r.enqueue = t
 	p.q.push(seq)
-	s.dispatch(p)
+	return true
 }
 
 // dispatch is Triton's dynamic batcher: while an instance is idle and requests wait, form a
@@ -111,6 +149,7 @@ func (s *Sim) enqueue(p *pod, seq uint64) {
 // max_queue_delay, of everything waiting (up to the maximum); otherwise wait for the delay.
 func (s *Sim) dispatch(p *pod) {
 	s.cancel(&p.batchT)
+	defer s.cpuArm(p)
 	for p.idle > 0 && p.q.len() > 0 {
 		n := p.q.len()
 		cfg := &p.cfg
@@ -140,12 +179,17 @@ func (s *Sim) dispatch(p *pod) {
 
 // serviceWork draws the GPU time of a batch of b at full speed: t(b)·jitter in ns.
 func (s *Sim) serviceWork(b int) float64 {
-	t := math.Max(s.tMin, s.tFixed+s.tPer*float64(b))
+	t := s.tFixed + s.tPer*float64(b)
+	if t < s.tMin {
+		t = s.tMin
+	}
 	switch s.sc.Model.Jitter {
 	case JitterExponential:
 		return t * s.rSvc.ExpFloat64()
 	case JitterLognormal:
-		return t * lognormalUnit(s.rSvc, s.sc.Model.JitterCV)
+		if s.jitSigma > 0 {
+			return t * math.Exp(s.jitMu+s.jitSigma*s.rSvc.NormFloat64())
+		}
 	}
 	return t
 }
@@ -228,7 +272,12 @@ func (s *Sim) gpuReschedule(g *gpu) {
 	}
 	next := math.Inf(1)
 	for _, j := range g.jobs {
-		next = math.Min(next, math.Max(j.remaining, 0)/j.rate)
+		if d := j.remaining / j.rate; d < next {
+			next = d
+		}
+	}
+	if next < 0 {
+		next = 0
 	}
 	s.schedule(&g.t, s.now+int64(math.Ceil(next)))
 }
@@ -292,6 +341,7 @@ func (s *Sim) batchDone(in *instance) {
 	if s.maybeGone(p) {
 		return
 	}
+	s.cpuDrain(p, s.now)
 	s.dispatch(p)
 }
 

@@ -53,6 +53,7 @@ type Sim struct {
 
 	// derived model parameters, ns
 	tMin, tFixed, tPer float64
+	jitMu, jitSigma    float64 // lognormal jitter: exp(μ + σ·N(0,1)) has mean 1 and CV jitter_cv
 	cpuWork            float64
 	res                int64
 	histLen            int
@@ -69,7 +70,7 @@ type Sim struct {
 
 	load       load.Load
 	src        load.Source
-	arrT       timer
+	nextArr    int64 // the next arrival, unless arrPending
 	arrPending bool
 	slo        int64
 	timeout    int64
@@ -164,6 +165,8 @@ func New(sc Scenario) (*Sim, error) {
 	m := sc.Model
 	s.tMin, s.tFixed, s.tPer = float64(m.TMin), float64(m.TFixed), float64(m.TPerImage)
 	s.cpuWork = float64(m.CPUPerRequest)
+	s2 := math.Log1p(m.JitterCV * m.JitterCV)
+	s.jitMu, s.jitSigma = -s2/2, math.Sqrt(s2)
 	s.res = int64(sc.Observation.Resolution)
 	s.histLen = int(sc.Observation.History/sc.Observation.Resolution) + 2
 	s.snaps = make([]snapshot, s.histLen)
@@ -171,7 +174,6 @@ func New(sc Scenario) (*Sim, error) {
 		s.pcg[i] = rand.NewPCG(0, 0)
 	}
 	s.rArr, s.rSvc, s.rUp, s.rRout = rand.New(s.pcg[0]), rand.New(s.pcg[1]), rand.New(s.pcg[2]), rand.New(s.pcg[3])
-	s.arrT = timer{idx: -1, kind: tkArrival}
 	s.timeoutT = timer{idx: -1, kind: tkTimeout}
 	s.tickT = timer{idx: -1, kind: tkTick}
 	for _, ns := range sc.Nodes {
@@ -342,14 +344,21 @@ func (s *Sim) Advance(ctx context.Context, d time.Duration) error {
 		s.pullArrival()
 	}
 	var n uint64
-	for len(s.heap) > 0 {
-		t := s.heap[0]
-		if t.at > target {
-			break
+	for {
+		// Arrivals come from the load's own sequence, merged with the timers (an arrival
+		// first on a tie) instead of going through the heap.
+		if !s.arrPending && s.nextArr <= target && (len(s.heap) == 0 || s.nextArr <= s.heap[0].at) {
+			s.now = s.nextArr
+			s.onArrival()
+		} else {
+			if len(s.heap) == 0 || s.heap[0].at > target {
+				break
+			}
+			t := s.heap[0]
+			s.now = t.at
+			s.heap.remove(0)
+			s.fire(t)
 		}
-		s.now = t.at
-		s.heap.remove(0)
-		s.fire(t)
 		n++
 		if n&0xffff == 0 {
 			if err := ctx.Err(); err != nil {
@@ -365,8 +374,6 @@ func (s *Sim) Advance(ctx context.Context, d time.Duration) error {
 
 func (s *Sim) fire(t *timer) {
 	switch t.kind {
-	case tkArrival:
-		s.onArrival()
 	case tkCPU:
 		s.onCPU(t.pod)
 	case tkGPU:
@@ -417,7 +424,7 @@ func (s *Sim) pullArrival() {
 		return
 	}
 	s.arrPending = false
-	s.schedule(&s.arrT, int64(off))
+	s.nextArr = int64(off)
 }
 
 func (s *Sim) onArrival() {
@@ -509,6 +516,9 @@ func (s *Sim) onTimeout() {
 		if r.arrival+s.timeout > s.now {
 			s.schedule(&s.timeoutT, r.arrival+s.timeout)
 			return
+		}
+		if r.state == reqCPU {
+			s.cpuSync(r.pod) // it may have left the CPU stage before now
 		}
 		r.abandoned = true
 		s.cum.drops++

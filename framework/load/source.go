@@ -99,7 +99,11 @@ func (s *Source) Next() (offset time.Duration, ok bool) {
 // returns ok = false and keeps its state, so a later call with a larger limit continues the
 // same sequence.
 func (s *Source) NextBefore(limit time.Duration) (offset time.Duration, ok bool) {
-	return s.next(math.Min(limit.Seconds(), s.horizon))
+	l := float64(limit) / 1e9
+	if l > s.horizon {
+		l = s.horizon
+	}
+	return s.next(l)
 }
 
 func (s *Source) next(limit float64) (time.Duration, bool) {
@@ -122,7 +126,8 @@ func (s *Source) draw(limit float64) bool {
 	if s.kind == Poisson {
 		for {
 			s.t += s.r.ExpFloat64() / s.maxRate
-			if s.r.Float64()*s.maxRate <= s.p.Rate(secs(s.t)) {
+			// Accept with probability rate/maxRate (no draw needed when it is 1).
+			if r := s.p.Rate(secs(s.t)); r >= s.maxRate || s.r.Float64()*s.maxRate <= r {
 				s.pending, s.hasPending = s.t, true
 				return true
 			}

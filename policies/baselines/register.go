@@ -22,10 +22,11 @@ func Register(r *framework.Registry) {
 		Doc:      "a step rule with upper/lower thresholds on one state feature and up/down cooldowns, like Nomad Autoscaler's threshold strategy",
 		Defaults: func() any { return DefaultThresholdConfig() },
 		Check: func(bc framework.BuildContext, cfg any) []error {
-			if len(bc.Features) == 0 {
-				return nil
+			c := thresholdCfg(cfg)
+			if _, err := framework.LookupFeature(c.Feature); err != nil || len(bc.Features) == 0 {
+				return nil // an unknown feature is reported by Validate
 			}
-			if err := thresholdCfg(cfg).checkFeatures(bc.Features); err != nil {
+			if err := c.checkFeatures(bc.Features); err != nil {
 				return []error{err}
 			}
 			return nil

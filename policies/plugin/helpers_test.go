@@ -1,12 +1,14 @@
+//go:build unix
+
 package plugin
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"crypto/sha256"
 	"os"
 	"os/exec"
 	"sync"

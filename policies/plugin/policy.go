@@ -108,10 +108,10 @@ type Policy struct {
 }
 
 var (
-	_ framework.Policy      = (*Policy)(nil)
-	_ framework.Initializer = (*Policy)(nil)
-	_ framework.Resetter    = (*Policy)(nil)
-	_ framework.Observer    = (*Policy)(nil)
+	_ framework.Policy           = (*Policy)(nil)
+	_ framework.Initializer      = (*Policy)(nil)
+	_ framework.Resetter         = (*Policy)(nil)
+	_ framework.Observer         = (*Policy)(nil)
 	_ interface{ Close() error } = (*Policy)(nil)
 )
 

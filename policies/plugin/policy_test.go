@@ -1,3 +1,5 @@
+//go:build unix
+
 package plugin
 
 import (
@@ -451,4 +453,3 @@ func TestRestartWaitsOnlyWithinDeadline(t *testing.T) {
 		t.Errorf("slept %v, restarts %d; want one wait of 1s and one restart", slept, p.Stats().Restarts)
 	}
 }
-

@@ -48,13 +48,20 @@ type launchSpec struct {
 	log      *slog.Logger
 }
 
-// pluginEnv is the plugin's environment: the host's, without variables that would confuse
-// the handshake, plus the socket directory and the host's log level.
+// handshakeEnv are the variables go-plugin (and scalelab) set for a plugin; the host's own
+// values of them are not passed on, so they cannot override the handshake.
+var handshakeEnv = map[string]bool{
+	"PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true, "PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_CLIENT_CERT": true,
+	"PLUGIN_MULTIPLEX_GRPC": true, goplugin.EnvUnixSocketDir: true, goplugin.EnvUnixSocketGroup: true,
+	sdk.MagicCookieKey: true, sdk.EnvLogLevel: true,
+}
+
+// pluginEnv is the plugin's environment: the host's, without the handshake variables, plus
+// the socket directory and the host's log level.
 func pluginEnv(sockDir string, log *slog.Logger) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PLUGIN_") || k == sdk.MagicCookieKey || k == sdk.EnvLogLevel {
+		if k, _, _ := strings.Cut(kv, "="); handshakeEnv[k] {
 			continue
 		}
 		env = append(env, kv)

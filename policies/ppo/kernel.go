@@ -20,6 +20,8 @@ func gemmNT(m, n, k int, a, b, c, bias []float64) {
 			b1 := b[(j+1)*k : (j+1)*k+k]
 			b2 := b[(j+2)*k : (j+2)*k+k]
 			b3 := b[(j+3)*k : (j+3)*k+k]
+			// Equal lengths let the compiler drop the bounds checks in the loop.
+			b0, b1, b2, b3 = b0[:len(ai)], b1[:len(ai)], b2[:len(ai)], b3[:len(ai)]
 			var s0, s1, s2, s3 float64
 			if bias != nil {
 				s0, s1, s2, s3 = bias[j], bias[j+1], bias[j+2], bias[j+3]
@@ -33,7 +35,7 @@ func gemmNT(m, n, k int, a, b, c, bias []float64) {
 			ci[j], ci[j+1], ci[j+2], ci[j+3] = s0, s1, s2, s3
 		}
 		for ; j < n; j++ {
-			bj := b[j*k : j*k+k]
+			bj := b[j*k : j*k+k][:len(ai)]
 			var s float64
 			if bias != nil {
 				s = bias[j]

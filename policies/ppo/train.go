@@ -19,17 +19,20 @@ import (
 
 // Files a training run writes into its output directory.
 const (
-	EpisodesFile    = "episodes.csv"
-	IterationsFile  = "iterations.csv"
-	SummaryFile     = "summary.json"
-	CheckpointFile  = "checkpoint.json"             // the final policy (no optimiser state)
-	LatestFile      = "checkpoints/latest.json"     // the resumable checkpoint
-	recentEpisodesN = 100                           // episodes in the summary's mean return
-	rngStreamAct    = 0x616374696f6e7321            // "actions!"
-	rngStreamShuf   = 0x73687566666c6521            // "shuffle!"
-	rngStreamInit   = 0x696e697469616c21            // "initial!"
-	rngStreamEval   = 0x6576616c75617465            // "evaluate"
-	maxReturnWindow = recentEpisodesN
+	EpisodesFile   = "episodes.csv"
+	IterationsFile = "iterations.csv"
+	SummaryFile    = "summary.json"
+	CheckpointFile = "checkpoint.json"         // the final policy (no optimiser state)
+	LatestFile     = "checkpoints/latest.json" // the resumable checkpoint
+)
+
+const (
+	maxReturnWindow = 100 // episodes in the summary's mean return
+	// PCG stream selectors of the seed's generators.
+	rngStreamAct  = 0x616374696f6e7321 // "actions!"
+	rngStreamShuf = 0x73687566666c6521 // "shuffle!"
+	rngStreamInit = 0x696e697469616c21 // "initial!"
+	rngStreamEval = 0x6576616c75617465 // "evaluate"
 )
 
 // TrainOptions adjust a training run beyond its Config.

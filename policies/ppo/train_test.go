@@ -325,3 +325,26 @@ func TestTrainCartPoleLearns(t *testing.T) {
 		t.Fatalf("not learning: mean return %.1f, evaluation %.1f", *s.MeanReturn, *s.EvalMeanReturn)
 	}
 }
+
+// TestTargetKLStopsEpochs: with a tiny target the update stops after the first epoch
+// (CleanRL checks after each epoch), otherwise it runs every epoch.
+func TestTargetKLStopsEpochs(t *testing.T) {
+	for _, tc := range []struct {
+		target  float64
+		updates int
+	}{{0, 4 * 4}, {1e-12, 4}} {
+		cfg := smallCartPole()
+		cfg.TargetKL = tc.target
+		tr, err := newTrainer(context.Background(), cfg, TrainOptions{}, envFactory(cfg.Env), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := tr.iterate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tr.closeAll()
+		if len(tr.clipFracs) != tc.updates {
+			t.Fatalf("target_kl %v: %d minibatch updates, want %d", tc.target, len(tr.clipFracs), tc.updates)
+		}
+	}
+}

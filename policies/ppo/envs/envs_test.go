@@ -86,10 +86,10 @@ func TestCartPoleTermination(t *testing.T) {
 		term  bool
 	}{
 		// x' = x + 0.02·ẋ.
-		{"cart leaves right", [4]float64{2.39, 1, 0, 0}, true},   // x' = 2.41 > 2.4
-		{"cart leaves left", [4]float64{-2.39, -1, 0, 0}, true},  // x' = −2.41
-		{"cart stays", [4]float64{2.39, 0.25, 0, 0}, false},      // x' = 2.395
-		{"pole falls", [4]float64{0, 0, th - 0.001, 0.1}, true},  // θ' = θmax + 0.001
+		{"cart leaves right", [4]float64{2.39, 1, 0, 0}, true},  // x' = 2.41 > 2.4
+		{"cart leaves left", [4]float64{-2.39, -1, 0, 0}, true}, // x' = −2.41
+		{"cart stays", [4]float64{2.39, 0.25, 0, 0}, false},     // x' = 2.395
+		{"pole falls", [4]float64{0, 0, th - 0.001, 0.1}, true}, // θ' = θmax + 0.001
 		{"pole falls left", [4]float64{0, 0, -th + 0.001, -0.1}, true},
 		{"pole holds", [4]float64{0, 0, th - 0.01, 0.1}, false}, // θ' = θmax − 0.008
 	}

@@ -99,7 +99,9 @@ func (p *Policy) Act(obs []float64, valid []bool, action []float64) error {
 	if valid[p.feature] {
 		ratio := obs[p.feature] / p.cfg.Target
 		if math.Abs(ratio-1) > p.cfg.Tolerance {
-			desired = math.Ceil(r * ratio)
+			// The epsilon keeps representation error from rounding up a whole number:
+			// 1.05/0.7·2 is 3.0000000000000004 in float64.
+			desired = math.Ceil(r*ratio - 1e-9)
 		}
 	}
 	switch p.design {
