@@ -359,3 +359,18 @@ func TestKPAValidate(t *testing.T) {
 		t.Errorf("tick vs panic window: %v", errs)
 	}
 }
+
+// TestKPAClampsToWorkloadBounds: like Knative's min-scale/max-scale, the result stays within
+// the workload's bounds, so the action is always inside the replicas design's space.
+// Two pods with 100 in flight at target 10 want ceil(200/10) = 20 pods; max is 4.
+func TestKPAClampsToWorkloadBounds(t *testing.T) {
+	k, err := NewKPA(DefaultKPAConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := kpaView(0, 2, 100, 2)
+	obs.Cluster.MinReplicas, obs.Cluster.MaxReplicas = 1, 4
+	if got := kpaAct(t, k, obs); got != 4 {
+		t.Fatalf("got %d, want 4 (clamped to max)", got)
+	}
+}

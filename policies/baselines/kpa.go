@@ -161,7 +161,16 @@ func (k *KPA) Act(ctx context.Context, obs framework.Observation) (framework.Act
 	if k.stable.isEmpty(now) {
 		return hold, nil // no data to scale on yet
 	}
-	return framework.Action{Values: []float64{float64(k.decide(now, ready))}}, nil
+	want := int(k.decide(now, ready))
+	// Knative clamps the decider's result to the revision's min-scale/max-scale
+	// annotations; here those are the workload's bounds.
+	if lo := obs.Cluster.MinReplicas; lo > 0 && want < lo {
+		want = lo
+	}
+	if hi := obs.Cluster.MaxReplicas; hi > 0 && want > hi {
+		want = hi
+	}
+	return framework.Action{Values: []float64{float64(want)}}, nil
 }
 
 // scrape returns the ready pod count and the sum and number of samples of the metric

@@ -122,6 +122,7 @@ type specDoc struct {
 	ActionDesign    string                  `json:"action_design"`
 	IntervalSeconds float64                 `json:"interval_seconds"`
 	Seed            uint64                  `json:"seed"`
+	Params          map[string]any          `json:"params"`
 }
 
 // actionDoc is the action space in the spec, with its dimension spelled out.
@@ -136,7 +137,10 @@ type actionDoc struct {
 }
 
 // encodeSpec renders the specs as the ABI's spec document.
-func encodeSpec(s framework.Specs, seed uint64) ([]byte, error) {
+func encodeSpec(s framework.Specs, seed uint64, params map[string]any) ([]byte, error) {
+	if params == nil {
+		params = map[string]any{}
+	}
 	feats := s.Features
 	if feats == nil {
 		feats = []framework.FeatureSpec{}
@@ -156,10 +160,11 @@ func encodeSpec(s framework.Specs, seed uint64) ([]byte, error) {
 		ActionDesign:    s.ActionDesign,
 		IntervalSeconds: s.Interval.Seconds(),
 		Seed:            seed,
+		Params:          params,
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return nil, fmt.Errorf("encode spec: %w", err)
+		return nil, fmt.Errorf("encode spec (params must be plain values, maps and lists): %w", err)
 	}
 	return b, nil
 }

@@ -20,6 +20,8 @@ type Config struct {
 	CacheDir string `mapstructure:"cache_dir" doc:"directory of wazero's on-disk compilation cache; empty = <user cache dir>/scalelab/wazero; off = compile in memory only" default:""`
 	// MaxFailures stops re-instantiation after this many traps, exits or overruns.
 	MaxFailures int `mapstructure:"max_failures" doc:"traps, exits, out-of-memory and deadline overruns after which the host stops re-instantiating the guest and every call fails; 0 = never stop" default:"5"`
+	// Params are passed to the guest verbatim.
+	Params map[string]any `mapstructure:"params" doc:"free-form settings handed to the guest as the spec's params object (e.g. thresholds, gains)" default:"{}"`
 }
 
 // Defaults returns the defaults: 128 MiB of memory, a 1 s call deadline, the user cache

@@ -322,7 +322,7 @@ func (p *Policy) failed(in *instance, err error) {
 // Init passes the specs to the guest's init (JSON, docs/policy-abi.md) and allocates the
 // act buffers. Calling Init again re-initialises a fresh instance.
 func (p *Policy) Init(s framework.Specs) error {
-	spec, err := encodeSpec(s, p.seed)
+	spec, err := encodeSpec(s, p.seed, p.cfg.Params)
 	if err != nil {
 		return fmt.Errorf("wasm policy %s: %w", p.name, err)
 	}

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,24 @@ type Spec struct {
 	// Seed is the run seed. WASI random_get is already seeded from it; guests without WASI
 	// may seed their own generator from this value.
 	Seed uint64 `json:"seed"`
+	// Params is the policy entry's params object from the experiment config, verbatim
+	// ({} when absent). DecodeParams reads it into a struct.
+	Params json.RawMessage `json:"params"`
+}
+
+// DecodeParams decodes Params into v (a pointer to a struct whose fields carry defaults),
+// rejecting keys v does not have, so a misspelt setting is an error rather than silently
+// ignored.
+func (s Spec) DecodeParams(v any) error {
+	if len(s.Params) == 0 || string(s.Params) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(s.Params))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: params: %v", ErrInvalidArgument, err)
+	}
+	return nil
 }
 
 // FeatureIndex returns the position of the named feature in the observation, or −1.
