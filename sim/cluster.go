@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"time"
 )
 
 // node is a Kubernetes node: allocatable CPU and memory (less what other pods request) and
@@ -62,7 +61,9 @@ type pod struct {
 	node        *node
 	gpu         *gpu
 	cpuReqMilli int64
-	cpuLimit    float64 // cores available to the pod's CPU stage
+	cpuLimit    float64   // cores available to the pod's CPU stage
+	rate        []float64 // cpuRate by requests in service
+	invRate     []float64 // 1 / rate
 	memReq      int64
 	gpuMem      int64
 
@@ -116,17 +117,18 @@ func (s *Sim) newPod() *pod {
 	s.serial++
 	insts, ring := p.insts[:0], p.ring
 	cpuQ, q := p.cpuQ, p.q
+	rate, invRate := p.rate, p.invRate
 	*p = pod{
 		serial: s.serial, rev: s.rev, created: s.now,
 		cpuReqMilli: s.cpuReq, memReq: int64(s.sc.Workload.MemoryRequest),
-		insts: insts, ring: ring, cpuQ: cpuQ, q: q,
+		insts: insts, ring: ring, cpuQ: cpuQ, q: q, rate: rate, invRate: invRate,
 		cpuT: p.cpuT, batchT: p.batchT, lifeT: p.lifeT, reloadT: p.reloadT,
 		bound: math.MinInt64, started: math.MinInt64, readyTrans: s.now,
 	}
 	p.cpuQ.clear()
 	p.q.clear()
 	p.name = fmt.Sprintf("%s-r%d-%05d", s.sc.Workload.Name, p.rev, p.serial)
-	p.cpuLimit = float64(s.cpuLim) / 1000
+	s.setCPULimit(p, float64(s.cpuLim)/1000)
 	for i := range p.ring {
 		p.ring[i].k = -1
 	}
@@ -213,7 +215,7 @@ func (s *Sim) schedulePod(p *pod) bool {
 	p.bound = s.now
 	p.state = psPulling
 	if p.cpuLimit <= 0 {
-		p.cpuLimit = float64(best.cpuAlloc) / 1000
+		s.setCPULimit(p, float64(best.cpuAlloc)/1000) // no limit: the node's allocatable CPU
 	}
 	s.lv.shares++
 	s.lv.cpuReqMilli += p.cpuReqMilli
@@ -437,8 +439,7 @@ func (s *Sim) removeReady(p *pod) {
 func (s *Sim) killPod(p *pod) {
 	s.cpuDrain(p, s.now)
 	for p.cpuQ.len() > 0 {
-		seq := p.cpuQ.pop()
-		s.failRequest(seq)
+		s.failRequest(p.cpuQ.pop())
 	}
 	for p.q.len() > 0 {
 		s.failRequest(p.q.pop())
@@ -505,16 +506,26 @@ func (s *Sim) podGone(p *pod) {
 // the pods to the desired count (rolling to the current template revision with maxSurge and
 // maxUnavailable), choose victims as the ReplicaSet controller does, and bind Pending pods.
 func (s *Sim) reconcile() {
-	for iter := 0; iter < 4; iter++ {
-		if !s.reconcileOnce() {
+	if s.reconciling {
+		// Called back from inside a pass (a deletion freed resources): the outer loop makes
+		// another pass, so no pass ever works on pods a nested one released.
+		s.reconcileAgain = true
+		return
+	}
+	s.reconciling = true
+	for iter := 0; iter < 16; iter++ {
+		s.reconcileAgain = false
+		changed := s.reconcileOnce()
+		for _, p := range s.pods {
+			if p.state == psUnscheduled && !p.deleting && s.schedulePod(p) {
+				s.schedule(&p.lifeT, s.now+s.sampleDist(s.sc.Workload.ImagePull))
+			}
+		}
+		if !changed && !s.reconcileAgain {
 			break
 		}
 	}
-	for _, p := range s.pods {
-		if p.state == psUnscheduled && !p.deleting && s.schedulePod(p) {
-			s.schedule(&p.lifeT, s.now+s.sampleDist(s.sc.Workload.ImagePull))
-		}
-	}
+	s.reconciling = false
 }
 
 // reconcileOnce makes one pass and reports whether it changed anything.
@@ -646,5 +657,3 @@ func (s *Sim) victims(pods []*pod, n int) []*pod {
 	return c[:n]
 }
 
-// podAge is how long ago t was, as a duration (for documentation helpers).
-func (s *Sim) podAge(t int64) time.Duration { return time.Duration(s.now - t) }

@@ -100,6 +100,51 @@ func TestQueueingTheory(t *testing.T) {
 	}
 }
 
+// TestCPUStageQueueing checks the pod's CPU stage (cpu_per_request w on a 1-core limit,
+// GPU time negligible) against theory at ρ = λw = 0.7 over ≥ 10⁶ requests:
+//
+//	one HTTP thread:  M/D/1, W = w + ρw / (2(1 − ρ))
+//	many threads:     M/G/1 processor sharing, W = w / (1 − ρ)
+func TestCPUStageQueueing(t *testing.T) {
+	const w = time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		threads int
+		wantW   float64 // ms
+	}{
+		{"FCFS (1 thread)", 1, 1 + 0.7*1/(2*0.3)},
+		{"processor sharing", 10000, 1 / 0.3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := ScenarioFromMap(map[string]any{
+				"base":        DefaultScenario,
+				"workload":    map[string]any{"cpu_request": "1", "cpu_limit": "1"},
+				"model":       map[string]any{"t_min": "0s", "t_fixed": "1ns", "t_per_image": "0s", "jitter": "deterministic", "cpu_per_request": w.String()},
+				"serving":     map[string]any{"max_batch_size": 1, "max_queue_delay": "0s", "instance_count": 1, "http_threads": tc.threads},
+				"gpu_sharing": map[string]any{"contention": false},
+				"client":      map[string]any{"timeout": "0s"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newEpisode(t, sc, 13, load.Constant{RPS: 700}, 1)
+			tot, h := run(t, s, 25*time.Minute, time.Minute)
+			if tot.Completions < 1_000_000 {
+				t.Fatalf("%d completions", tot.Completions)
+			}
+			got := h.MeanMS() - 1e-6 // less the 1 ns of GPU time
+			if rel := math.Abs(got/tc.wantW - 1); rel > 0.03 {
+				t.Errorf("mean sojourn %.4f ms, theory %.4f ms (%.2f %% off)", got, tc.wantW, 100*rel)
+			}
+			t.Logf("%s: mean %.4f ms vs theory %.4f ms", tc.name, got, tc.wantW)
+			// CPU used = arrivals × w (all served): ρ = 0.7 core on average.
+			if cores := tot.CPUSeconds / (25 * 60); math.Abs(cores-0.7) > 0.01 {
+				t.Errorf("CPU use %.4f cores, want 0.7", cores)
+			}
+		})
+	}
+}
+
 // TestGPUTimeSlicing checks the contention model: two pods on one GPU, both saturated with
 // batch-1 deterministic work t, share the GPU equally and lose (1 − efficiency): the GPU
 // completes efficiency/t requests per second in all, half each.

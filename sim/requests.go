@@ -93,6 +93,15 @@ func (q *seqRing) push(s uint64) {
 
 func (q *seqRing) front() uint64 { return q.buf[q.head] }
 
+// at returns the i-th oldest element (0 = front).
+func (q *seqRing) at(i int) uint64 {
+	j := q.head + i
+	if j >= len(q.buf) {
+		j -= len(q.buf)
+	}
+	return q.buf[j]
+}
+
 func (q *seqRing) pop() uint64 {
 	s := q.buf[q.head]
 	q.head++

@@ -102,6 +102,7 @@ type ServingSpec struct {
 	MaxQueueDelay       time.Duration `mapstructure:"max_queue_delay" doc:"how long the oldest request may wait for a batch to fill" default:"0s"`
 	InstanceCount       int           `mapstructure:"instance_count" doc:"model instances per pod (each runs one batch at a time) sharing the pod's queue" default:"1"`
 	MaxQueueSize        int           `mapstructure:"max_queue_size" doc:"requests queued per pod beyond which new ones are rejected; 0 = unbounded" default:"0"`
+	HTTPThreads         int           `mapstructure:"http_threads" doc:"requests whose CPU work proceeds at once in a pod (Triton --http-thread-count); others wait for a thread" default:"8"`
 }
 
 // GPUSharingSpec says how pods share a physical GPU.
@@ -206,10 +207,46 @@ func ScenarioFromMap(m map[string]any) (Scenario, error) {
 	if err := decodeStrict(merged, &sc); err != nil {
 		return Scenario{}, err
 	}
+	// List elements get no struct defaults from decoding: an absent count means 1.
+	for i := range sc.Nodes {
+		n := &sc.Nodes[i]
+		if _, ok := nodeKey(merged, i, "count"); !ok {
+			n.Count = 1
+		}
+		for j := range n.GPUs {
+			if _, ok := gpuKey(merged, i, j, "count"); !ok {
+				n.GPUs[j].Count = 1
+			}
+			if _, ok := gpuKey(merged, i, j, "time_slicing_replicas"); !ok {
+				n.GPUs[j].TimeSlicingReplicas = 1
+			}
+		}
+	}
 	if errs := sc.Validate(); len(errs) > 0 {
 		return Scenario{}, errors.Join(errs...)
 	}
 	return sc, nil
+}
+
+func nodeKey(m map[string]any, i int, key string) (any, bool) {
+	nodes, _ := m["nodes"].([]any)
+	if i >= len(nodes) {
+		return nil, false
+	}
+	n, _ := nodes[i].(map[string]any)
+	v, ok := n[key]
+	return v, ok
+}
+
+func gpuKey(m map[string]any, i, j int, key string) (any, bool) {
+	gs, _ := nodeKey(m, i, "gpus")
+	list, _ := gs.([]any)
+	if j >= len(list) {
+		return nil, false
+	}
+	g, _ := list[j].(map[string]any)
+	v, ok := g[key]
+	return v, ok
 }
 
 func resolveBase(m map[string]any, depth int) (map[string]any, error) {
@@ -276,7 +313,7 @@ func defaultScenarioValues() Scenario {
 			ModelLoad:        Dist{Kind: DistConstant},
 		},
 		Model:      ModelSpec{Jitter: JitterLognormal, JitterCV: 0.05},
-		Serving:    ServingSpec{MaxBatchSize: 1, InstanceCount: 1},
+		Serving:    ServingSpec{MaxBatchSize: 1, InstanceCount: 1, HTTPThreads: 8},
 		GPUSharing: GPUSharingSpec{Contention: true, TimesliceEfficiency: 0.9},
 		Client:     ClientSpec{Timeout: time.Second},
 		Observation: ObservationSpec{
@@ -336,20 +373,11 @@ func durationHook(_ reflect.Type, to reflect.Type, data any) (any, error) {
 	if to != durationType {
 		return data, nil
 	}
-	var d struct {
-		D time.Duration `mapstructure:"d"`
-	}
-	if err := load.Decode(map[string]any{"d": data}, &d); err != nil {
-		msg := err.Error()
-		if i := strings.Index(msg, "error decoding 'd': "); i >= 0 {
-			msg = msg[i+len("error decoding 'd': "):]
-		}
-		return nil, errors.New(msg)
-	}
-	return d.D, nil
+	return load.DurationValue(data)
 }
 
-// rewriteDecodeError turns mapstructure's "'a.b' has invalid keys: x" into "a.b.x: unknown key".
+// rewriteDecodeError turns mapstructure's "'a.b' has invalid keys: x" into "a.b.x: unknown
+// key" and "'a.b' message" into "a.b: message", one problem per line, sorted.
 func rewriteDecodeError(err error) error {
 	var lines []string
 	for _, line := range strings.Split(err.Error(), "\n") {
@@ -367,6 +395,12 @@ func rewriteDecodeError(err error) error {
 				lines = append(lines, key+": unknown key")
 			}
 			continue
+		}
+		// "'a.b' message" → "a.b: message".
+		if strings.HasPrefix(line, "'") {
+			if j := strings.Index(line[1:], "' "); j >= 0 {
+				line = line[1:j+1] + ": " + strings.TrimPrefix(line[j+3:], "error decoding: ")
+			}
 		}
 		lines = append(lines, line)
 	}
@@ -492,6 +526,9 @@ func (sc Scenario) Validate() []error {
 		add("model", "gpu_memory_per_pod and gpu_memory_per_instance must be ≥ 0")
 	}
 	errs = append(errs, validateBatching("serving", sc.Serving.settings())...)
+	if sc.Serving.HTTPThreads < 1 {
+		add("serving.http_threads", "must be ≥ 1, got %d", sc.Serving.HTTPThreads)
+	}
 	if !(sc.GPUSharing.TimesliceEfficiency > 0 && sc.GPUSharing.TimesliceEfficiency <= 1) {
 		add("gpu_sharing.timeslice_efficiency", "must be in (0, 1], got %v", sc.GPUSharing.TimesliceEfficiency)
 	}

@@ -11,23 +11,71 @@ import (
 //	        ─▶ batcher queue (max_queue_size) ─dynamic batching─▶ instance executes t(b)·jitter
 //	        on the pod's GPU (time-sliced among busy contexts) ─▶ response.
 
-// The CPU stage is processor sharing with equal work per request, so requests leave it in
-// arrival order and its evolution between arrivals is known in closed form. It is
-// therefore evaluated lazily: cpuDrain replays it up to a time, moving the requests done by
-// then into the batcher queue with their exact exit times. A timer marks the next exit
-// only while the pod has an idle instance (only then can an exit start a batch); while all
-// instances are busy the stage needs no events at all, which is most of the work at high
-// load. Invariant: a pod with an idle instance and a non-empty CPU stage has its CPU timer
-// armed at the next exit, so a drain never releases a request an idle instance should
-// have started earlier.
+// The CPU stage is limited processor sharing: at most http_threads requests (Triton's HTTP
+// worker threads) are being received and decoded at once, sharing the pod's CPU limit, each
+// at most one core; the others wait for a thread in arrival order and use no CPU. Every
+// request needs the same work, so requests leave the stage in arrival order and its
+// evolution between arrivals is known in closed form. It is therefore evaluated lazily:
+// cpuDrain replays it up to a time, moving the requests done by then into the batcher
+// queue with their exact exit times. A timer marks the next exit only while the pod has an
+// idle instance (only then can an exit start a batch); while all instances are busy the
+// stage needs no events at all, which is most of the work at high load. Invariant: a pod
+// with an idle instance and a non-empty CPU stage has its CPU timer armed at the next exit,
+// so a drain never releases a request an idle instance should have started earlier.
+//
+// Each request in service carries cpuTarget, the value of the stage's virtual time V (the
+// work each request in service has received since V was last 0) at which it is done.
 
-// cpuRate is the speed of each request in a pod's CPU stage: processor sharing of the pod's
-// CPU limit among the n requests, each using at most one core.
-func cpuRate(p *pod, n int) float64 {
-	if r := p.cpuLimit / float64(n); r < 1 {
+// cpuRate is the speed of each request in service in a pod's CPU stage: processor sharing
+// of the pod's CPU limit among the m requests in service, each using at most one core.
+func cpuRate(p *pod, m int) float64 {
+	if m < len(p.rate) {
+		return p.rate[m]
+	}
+	if r := p.cpuLimit / float64(m); r < 1 {
 		return r
 	}
 	return 1
+}
+
+// cpuInvRate is 1 / cpuRate(p, m), tabulated like it to keep divisions off the hot path.
+func cpuInvRate(p *pod, m int) float64 {
+	if m < len(p.invRate) {
+		return p.invRate[m]
+	}
+	return 1 / cpuRate(p, m)
+}
+
+// setCPULimit sets the pod's CPU limit and tabulates its per-request speeds.
+func (s *Sim) setCPULimit(p *pod, cores float64) {
+	p.cpuLimit = cores
+	n := min(s.threads, 64) + 1
+	p.rate, p.invRate = p.rate[:0], p.invRate[:0]
+	for m := 0; m < n; m++ {
+		r := 1.0
+		if m > 0 && cores/float64(m) < 1 {
+			r = cores / float64(m)
+		}
+		p.rate = append(p.rate, r)
+		p.invRate = append(p.invRate, 1/r)
+	}
+}
+
+// inService is how many of the n requests in a CPU stage hold a thread.
+func (s *Sim) inService(n int) int {
+	if n > s.threads {
+		return s.threads
+	}
+	return n
+}
+
+// cpuPop removes the stage's oldest request and gives its thread to the next waiting one.
+func (s *Sim) cpuPop(p *pod) uint64 {
+	seq := p.cpuQ.pop()
+	if p.cpuQ.len() >= s.threads {
+		s.reqs.at(p.cpuQ.at(s.threads - 1)).cpuTarget = p.cpuV + s.cpuWork
+	}
+	return seq
 }
 
 // cpuDrain replays the pod's CPU stage up to time t and returns how many requests left it
@@ -41,18 +89,19 @@ func (s *Sim) cpuDrain(p *pod, t int64) int {
 			p.cpuV = 0
 			return released
 		}
-		r := cpuRate(p, n)
+		m := s.inService(n)
+		r := cpuRate(p, m)
 		seq := p.cpuQ.front()
 		req := s.reqs.at(seq)
 		left := req.cpuTarget - p.cpuV
 		if left < 0 {
 			left = 0
 		}
-		tc := p.cpuLast + int64(math.Ceil(left/r))
+		tc := p.cpuLast + int64(math.Ceil(left*cpuInvRate(p, m)))
 		if tc > t {
 			dt := float64(t - p.cpuLast)
 			p.cpuV += r * dt
-			used := r * float64(n) * dt
+			used := r * float64(m) * dt
 			p.cpuCum += used
 			s.cpuCum += used
 			p.cpuLast = t
@@ -60,11 +109,11 @@ func (s *Sim) cpuDrain(p *pod, t int64) int {
 		}
 		dt := float64(tc - p.cpuLast)
 		p.cpuV += r * dt
-		used := r * float64(n) * dt
+		used := r * float64(m) * dt
 		p.cpuCum += used
 		s.cpuCum += used
 		p.cpuLast = tc
-		p.cpuQ.pop()
+		s.cpuPop(p)
 		released++
 		s.enqueueAt(p, seq, req, tc)
 	}
@@ -89,14 +138,16 @@ func (s *Sim) cpuArm(p *pod) {
 	if left < 0 {
 		left = 0
 	}
-	s.schedule(&p.cpuT, p.cpuLast+int64(math.Ceil(left/cpuRate(p, n))))
+	s.schedule(&p.cpuT, p.cpuLast+int64(math.Ceil(left*cpuInvRate(p, s.inService(n)))))
 }
 
 func (s *Sim) cpuAdd(p *pod, seq uint64) {
 	s.cpuSync(p)
 	r := s.reqs.at(seq)
 	r.state = reqCPU
-	r.cpuTarget = p.cpuV + s.cpuWork
+	if p.cpuQ.len() < s.threads {
+		r.cpuTarget = p.cpuV + s.cpuWork // a thread is free
+	}
 	p.cpuQ.push(seq)
 	s.cpuArm(p)
 }
@@ -108,13 +159,14 @@ func (s *Sim) onCPU(p *pod) {
 }
 
 // cpuAbandon removes a request whose client gave up from the pod's CPU stage (after a
-// cpuSync). Requests share one client timeout and enter a pod's CPU stage in arrival order,
-// so it is the stage's oldest request.
+// cpuSync): the connection closes and its thread goes to the next request. Requests share
+// one client timeout and enter a pod's CPU stage in arrival order, so it is the stage's
+// oldest request.
 func (s *Sim) cpuAbandon(p *pod, seq uint64, r *request) {
 	if p.cpuQ.len() == 0 || p.cpuQ.front() != seq {
 		panic("sim: abandoned request is not the oldest in its pod's CPU stage")
 	}
-	p.cpuQ.pop()
+	s.cpuPop(p)
 	s.finish(seq, r)
 	s.cpuArm(p)
 	s.maybeGone(p)

@@ -55,6 +55,7 @@ type Sim struct {
 	tMin, tFixed, tPer float64
 	jitMu, jitSigma    float64 // lognormal jitter: exp(μ + σ·N(0,1)) has mean 1 and CV jitter_cv
 	cpuWork            float64
+	threads            int // requests whose CPU work proceeds at once in a pod
 	res                int64
 	histLen            int
 
@@ -88,10 +89,12 @@ type Sim struct {
 	serial  int64
 	desired int
 	rev     int
-	cpuReq  int64   // template CPU request, millicores
-	cpuLim  int64   // template CPU limit, millicores (0 = none)
-	limRat  float64 // limit / request of the scenario (0 = no limit)
-	serving batching
+	// reconciling guards the controllers against re-entry; reconcileAgain asks for a pass.
+	reconciling, reconcileAgain bool
+	cpuReq                      int64   // template CPU request, millicores
+	cpuLim                      int64   // template CPU limit, millicores (0 = none)
+	limRat                      float64 // limit / request of the scenario (0 = no limit)
+	serving                     batching
 
 	reqs     reqRing
 	inflight int64
@@ -165,6 +168,7 @@ func New(sc Scenario) (*Sim, error) {
 	m := sc.Model
 	s.tMin, s.tFixed, s.tPer = float64(m.TMin), float64(m.TFixed), float64(m.TPerImage)
 	s.cpuWork = float64(m.CPUPerRequest)
+	s.threads = sc.Serving.HTTPThreads
 	s2 := math.Log1p(m.JitterCV * m.JitterCV)
 	s.jitMu, s.jitSigma = -s2/2, math.Sqrt(s2)
 	s.res = int64(sc.Observation.Resolution)
@@ -280,6 +284,7 @@ func (s *Sim) Reset(ctx context.Context, ep framework.Episode) error {
 	s.stats = Stats{}
 	s.wcache = windowCache{}
 	s.rr, s.serial, s.tcur = 0, 0, 0
+	s.reconciling, s.reconcileAgain = false, false
 	s.rev = 1
 	s.cpuReq = int64(s.sc.Workload.CPURequest)
 	s.cpuLim = int64(s.sc.Workload.CPULimit)
@@ -403,6 +408,11 @@ func (s *Sim) schedule(t *timer, at int64) {
 	t.at = at
 	t.seq = s.seq
 	s.seq++
+	if t.kind == tkTick {
+		// A metrics tick goes before every other timer at its instant, so that anything
+		// reading metrics at that instant (a periodic controller) sees its snapshot.
+		t.seq = 0
+	}
 	if t.idx >= 0 {
 		s.heap.fix(t.idx)
 	} else {

@@ -47,6 +47,9 @@ policies: each repetition compares policies on the identical arrival sequence.`,
 			b := &experiments.Builder{Loaded: loaded, Registry: reg, Logger: slog.Default()}
 			root := b.Root(out)
 			total := len(b.Matrix())
+			if workers == 0 {
+				workers = loaded.Config.Experiment.Workers
+			}
 			opts := experiments.Options{Root: root, Workers: workers, Version: scalelabVersion()}
 			if !quiet && isTerminal(os.Stderr) {
 				bar := progressbar.NewOptions(total,

@@ -325,11 +325,18 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	if to != durationType {
 		return data, nil
 	}
+	return DurationValue(data)
+}
+
+// DurationValue converts a config value to a duration: a string such as "15s" or "1m30s",
+// a time.Duration, or a bare 0. Any other number is an error, since it would silently mean
+// nanoseconds.
+func DurationValue(data any) (time.Duration, error) {
 	switch v := data.(type) {
 	case string:
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return nil, fmt.Errorf("invalid duration %q (write e.g. \"15s\", \"5m\")", v)
+			return 0, fmt.Errorf("invalid duration %q (write e.g. \"15s\", \"5m\")", v)
 		}
 		return d, nil
 	case time.Duration:
@@ -339,18 +346,18 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if rv.Int() == 0 {
-			return time.Duration(0), nil
+			return 0, nil
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if rv.Uint() == 0 {
-			return time.Duration(0), nil
+			return 0, nil
 		}
 	case reflect.Float32, reflect.Float64:
 		if rv.Float() == 0 {
-			return time.Duration(0), nil
+			return 0, nil
 		}
 	}
-	return nil, fmt.Errorf("duration %v needs a unit (write e.g. \"%vs\")", data, data)
+	return 0, fmt.Errorf("duration %v needs a unit (write e.g. \"%vs\")", data, data)
 }
 
 // unusedKeysError rewrites mapstructure's "has invalid keys" message so that it names the

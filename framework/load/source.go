@@ -46,6 +46,7 @@ type Source struct {
 	p       Profile
 	kind    ArrivalKind
 	maxRate float64
+	invMax  float64 // 1 / maxRate
 	shape   float64 // gamma shape k = 1/CV²
 	scale   float64 // gamma scale θ = CV²
 
@@ -75,6 +76,9 @@ func (s *Source) Reset(l Load, r *rand.Rand) {
 	}
 	if l.Profile != nil {
 		s.maxRate = l.Profile.MaxRate()
+		if s.maxRate > 0 {
+			s.invMax = 1 / s.maxRate
+		}
 	}
 	if s.kind == Gamma {
 		cv2 := l.Arrivals.CV * l.Arrivals.CV
@@ -99,7 +103,7 @@ func (s *Source) Next() (offset time.Duration, ok bool) {
 // returns ok = false and keeps its state, so a later call with a larger limit continues the
 // same sequence.
 func (s *Source) NextBefore(limit time.Duration) (offset time.Duration, ok bool) {
-	l := float64(limit) / 1e9
+	l := float64(limit) * 1e-9
 	if l > s.horizon {
 		l = s.horizon
 	}
@@ -125,7 +129,7 @@ func (s *Source) next(limit float64) (time.Duration, bool) {
 func (s *Source) draw(limit float64) bool {
 	if s.kind == Poisson {
 		for {
-			s.t += s.r.ExpFloat64() / s.maxRate
+			s.t += s.r.ExpFloat64() * s.invMax
 			// Accept with probability rate/maxRate (no draw needed when it is 1).
 			if r := s.p.Rate(secs(s.t)); r >= s.maxRate || s.r.Float64()*s.maxRate <= r {
 				s.pending, s.hasPending = s.t, true

@@ -428,8 +428,10 @@ func (p *Policy) callFailed(ctx, cctx context.Context, op string, err error) err
 	default:
 		cause := errors.New(describe(err))
 		switch {
-		case cctx.Err() != nil:
-			cause = fmt.Errorf("no answer within the deadline (%w)", cctx.Err())
+		case cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
+			// gRPC may report the deadline (the server enforces it too) a moment before
+			// cctx expires; either way the plugin did not answer in time.
+			cause = fmt.Errorf("no answer within the deadline: %w", context.DeadlineExceeded)
 		case status.Code(err) == codes.Unavailable && p.proc != nil && p.proc.exited(100*time.Millisecond):
 			cause = fmt.Errorf("the plugin process exited (%s)", describe(err))
 		}

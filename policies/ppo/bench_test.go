@@ -45,15 +45,20 @@ func BenchmarkTrainCartPole(b *testing.B) {
 }
 
 // BenchmarkAct measures one deterministic action of a 64×64 tanh MLP on CartPole's four
-// features (the policy's Act: encode, forward, argmax).
+// features (the policy's Act: encode, forward, argmax). cpu-ns/op divides the process's CPU
+// time instead of wall time.
 func BenchmarkAct(b *testing.B) {
 	p := trainedTestPolicy(b, DefaultConfig(), envs.NewCartPole())
 	obs := framework.Observation{Values: []float64{0.01, -0.2, 0.03, 0.1}, Valid: []bool{true, true, true, true}}
 	ctx := context.Background()
+	cpu0 := processCPUTime()
 	for b.Loop() {
 		if _, err := p.Act(ctx, obs); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 

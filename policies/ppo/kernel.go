@@ -48,12 +48,20 @@ func gemmNT(m, n, k int, a, b, c, bias []float64) {
 	}
 }
 
-// transpose writes the n×m transpose of the row-major m×n matrix a into t.
+// transpose writes the n×m transpose of the row-major m×n matrix a into t, in 8×8 tiles
+// so that both the reads and the strided writes stay within a few cache lines.
 func transpose(m, n int, a, t []float64) {
-	for i := 0; i < m; i++ {
-		row := a[i*n : i*n+n]
-		for j, v := range row {
-			t[j*m+i] = v
+	const tile = 8
+	for i0 := 0; i0 < m; i0 += tile {
+		i1 := min(i0+tile, m)
+		for j0 := 0; j0 < n; j0 += tile {
+			j1 := min(j0+tile, n)
+			for i := i0; i < i1; i++ {
+				row := a[i*n+j0 : i*n+j1]
+				for dj, v := range row {
+					t[(j0+dj)*m+i] = v
+				}
+			}
 		}
 	}
 }

@@ -357,3 +357,61 @@ func TestRewardNormalizer(t *testing.T) {
 		t.Fatalf("clipped reward %v, want −10", got)
 	}
 }
+
+func TestTranspose(t *testing.T) {
+	for _, s := range [][2]int{{1, 1}, {3, 17}, {128, 64}, {9, 8}, {8, 9}} {
+		m, n := s[0], s[1]
+		a, tr := make([]float64, m*n), make([]float64, m*n)
+		for i := range a {
+			a[i] = float64(i)
+		}
+		transpose(m, n, a, tr)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				if tr[j*m+i] != a[i*n+j] {
+					t.Fatalf("%d×%d: t[%d][%d] = %v, want %v", m, n, j, i, tr[j*m+i], a[i*n+j])
+				}
+			}
+		}
+	}
+}
+
+// TestGemmNT checks the kernel against the definition C[i][j] = bias[j] + Σₖ A[i][k]·B[j][k]
+// on shapes that exercise the four-column blocks and the remainder columns.
+func TestGemmNT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 8, 2}, {2, 6, 64}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b, bias, c := make([]float64, m*k), make([]float64, n*k), make([]float64, n), make([]float64, m*n)
+		for i := range a {
+			a[i] = rng.NormFloat64()
+		}
+		for i := range b {
+			b[i] = rng.NormFloat64()
+		}
+		for i := range bias {
+			bias[i] = rng.NormFloat64()
+		}
+		for _, withBias := range []bool{false, true} {
+			var bb []float64
+			if withBias {
+				bb = bias
+			}
+			gemmNT(m, n, k, a, b, c, bb)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					want := 0.0
+					if withBias {
+						want = bias[j]
+					}
+					for p := 0; p < k; p++ {
+						want += a[i*k+p] * b[j*k+p]
+					}
+					if !near(c[i*n+j], want, 1e-12) {
+						t.Fatalf("%v bias %v: C[%d][%d] = %v, want %v", s, withBias, i, j, c[i*n+j], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -20,7 +20,7 @@
 //	  wasm-pi:
 //	    type: wasm
 //	    module: pi.wasm
-//	    params: {feature: p95_latency_ms, target: 30, kp: 1.0, ki: 0.3}
+//	    params: {feature: p95_latency_ms, target: 30, kp: 0.25, ki: 0.4, max_replicas: 4}
 package main
 
 import (
@@ -58,7 +58,7 @@ type PI struct {
 // Init reads the params and the spec: the measured feature and replicas_desired must be
 // observed; the design must be replica_delta or replicas (Box).
 func (c *PI) Init(s sdk.Spec) error {
-	c.p = Params{Feature: "p95_latency_ms", Target: 30, Kp: 1, Ki: 0.3, MinReplicas: 1, MaxReplicas: 16}
+	c.p = Params{Feature: "p95_latency_ms", Target: 30, Kp: 0.25, Ki: 0.4, MinReplicas: 1, MaxReplicas: 16}
 	if err := s.DecodeParams(&c.p); err != nil {
 		return err
 	}
