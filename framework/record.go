@@ -219,6 +219,9 @@ func ff(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return ""
 	}
+	if v == 0 {
+		return "0" // also −0 (a zero penalty times a weight)
+	}
 	return strconv.FormatFloat(v, 'g', 10, 64)
 }
 

@@ -139,3 +139,47 @@ func mustScenario(b *testing.B) Scenario {
 	}
 	return sc
 }
+
+// TestMemoryFlat checks that memory does not grow with simulated time: the live heap after
+// 30 simulated minutes at 1,000 req/s and after 2 hours differ by less than 2 MB (nothing
+// per request is kept once it completes). The benchmark BenchmarkDayAt1000 measures a day.
+func TestMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates 7.2 M requests")
+	}
+	s, err := New(mustScenarioT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Reset(ctx, framework.Episode{Seed: 1, Load: load.Load{Profile: load.Constant{RPS: 1000}}, InitialReplicas: 2, SLO: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	heapAfter := func(d time.Duration) uint64 {
+		for el := time.Duration(0); el < d; el += 15 * time.Second {
+			if err := s.Advance(ctx, 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			s.Cut()
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	early := heapAfter(30 * time.Minute)
+	late := heapAfter(90 * time.Minute)
+	runtime.KeepAlive(s)
+	if late > early+2<<20 {
+		t.Fatalf("live heap grew from %d to %d bytes between 30 min and 2 h of simulated time", early, late)
+	}
+	t.Logf("live heap %0.1f MB after 30 min, %0.1f MB after 2 h", float64(early)/(1<<20), float64(late)/(1<<20))
+}
+
+func mustScenarioT(t *testing.T) Scenario {
+	sc, ok := BuiltinScenario(DefaultScenario)
+	if !ok {
+		t.Fatal("default scenario missing")
+	}
+	return sc
+}

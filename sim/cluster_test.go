@@ -369,3 +369,78 @@ func mustProfile(t *testing.T, name string) load.Profile {
 	}
 	return p
 }
+
+func TestEvery(t *testing.T) {
+	s := newEpisode(t, fixedStartup(t, nil), 1, load.Constant{RPS: 10}, 1)
+	var fired []time.Duration
+	cancel := s.Every(15*time.Second, func(now time.Time) { fired = append(fired, now.Sub(framework.SimEpoch)) })
+	advance(t, s, 50*time.Second)
+	want := []time.Duration{15 * time.Second, 30 * time.Second, 45 * time.Second}
+	if len(fired) != len(want) {
+		t.Fatalf("fired at %v, want %v", fired, want)
+	}
+	for i := range want {
+		if fired[i] != want[i] {
+			t.Fatalf("fired at %v, want %v", fired, want)
+		}
+	}
+	// Registrations survive Reset and restart their phase.
+	if err := s.Reset(context.Background(), framework.Episode{Seed: 2, Load: load.Load{Profile: load.Constant{RPS: 10}}, InitialReplicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	fired = nil
+	advance(t, s, 20*time.Second)
+	if len(fired) != 1 || fired[0] != 15*time.Second {
+		t.Fatalf("after Reset fired at %v, want [15s]", fired)
+	}
+	cancel()
+	advance(t, s, time.Minute)
+	if len(fired) != 1 {
+		t.Fatalf("fired after cancel: %v", fired)
+	}
+}
+
+func TestRouting(t *testing.T) {
+	// 4,000 requests over four ready pods: round robin gives each exactly a quarter; random
+	// gives each a binomial(4000, 1/4) share (std ≈ 27); least outstanding keeps them even.
+	for _, tc := range []struct {
+		routing string
+		tol     int
+	}{{RoutingRoundRobin, 1}, {RoutingRandom, 150}, {RoutingLeastOutstanding, 150}} {
+		sc := fixedStartup(t, map[string]any{"routing": tc.routing})
+		s := newEpisode(t, sc, 9, load.Constant{RPS: 400}, 4)
+		counts := map[*pod]int{}
+		for i := 0; i < 10; i++ {
+			before := map[*pod]int64{}
+			for _, p := range s.pods {
+				before[p] = p.execCum + int64(p.inflight)
+			}
+			advance(t, s, time.Second)
+			for _, p := range s.pods {
+				counts[p] += int(p.execCum + int64(p.inflight) - before[p])
+			}
+		}
+		total := 0
+		for _, n := range counts {
+			total += n
+		}
+		for p, n := range counts {
+			if d := n - total/4; d > tc.tol || d < -tc.tol {
+				t.Errorf("%s: pod %s got %d of %d requests", tc.routing, p.name, n, total)
+			}
+		}
+	}
+}
+
+func TestFeatureUnknown(t *testing.T) {
+	s := newEpisode(t, fixedStartup(t, nil), 1, load.Constant{RPS: 10}, 1)
+	if _, err := s.Feature("cpu_utilisation", 30*time.Second); err == nil {
+		t.Fatal("unknown feature accepted")
+	}
+	if err := s.CheckWindow(1500 * time.Millisecond); err == nil {
+		t.Fatal("a window that is not a multiple of the resolution must be rejected")
+	}
+	if err := s.CheckWindow(5 * time.Minute); err == nil {
+		t.Fatal("a window that does not fit in the history with the lag must be rejected")
+	}
+}

@@ -57,6 +57,25 @@ func TestLoadScenario(t *testing.T) {
 	}
 }
 
+func TestScenarioDecodeErrors(t *testing.T) {
+	_, err := ScenarioFromMap(map[string]any{
+		"base":    DefaultScenario,
+		"model":   map[string]any{"t_fixed": 5, "cpu_per_request": "fast"},
+		"serving": map[string]any{"max_batch_size": "many"},
+		"nodes":   []any{map[string]any{"cpu": "lots"}},
+	})
+	for _, want := range []string{
+		`model.t_fixed: duration 5 needs a unit`,
+		`model.cpu_per_request: invalid duration "fast"`,
+		`nodes[0].cpu: invalid quantity "lots"`,
+		`serving.max_batch_size: expected type 'int'`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
+
 func TestQuantities(t *testing.T) {
 	tests := []struct {
 		in      any

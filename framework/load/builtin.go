@@ -30,16 +30,17 @@ var _ Profile = Sum(nil)
 
 // Built-in profile sizes for the default scenario (sim.BuiltinScenario("edge-rtx3080")),
 // derived in docs/simulator.md. One pod's CPU limit of 500 m at 0.4 ms of CPU per request
-// serves at most CapacityPerPod = 1,250 req/s; the HPA's 80 % CPU target (of a 500 m
-// request) holds 1,000 req/s per pod. The time-sliced RTX 3080 executes at most ≈ 5,300
-// images/s (batch 32) and ≈ 3,500 images/s at batch 8.
+// serves at most CapacityPerPod = 1,250 req/s; the time-sliced RTX 3080 executes at most
+// ≈ 5,300 images/s (batch 32), ≈ 3,500 at batch 8. Measured on the simulator, the highest
+// rate served with ≤ 1 % QoS violations is ≈ 1,100 req/s with one replica, 2,300 with two,
+// 3,500 with three and 3,900 with four.
 const (
 	// CapacityPerPod is the req/s one default-scenario pod's CPU limit can serve.
 	CapacityPerPod = 1250.0
 	// LowRate is the `low` profile: 24 % of one pod's CPU capacity (HPA stays at 1 replica).
 	LowRate = 300.0
 	// HighRate is the `high` profile: beyond two pods' CPU capacity (2,500 req/s), so at
-	// least three of the four allowed replicas are needed; the HPA asks for three.
+	// least three of the four allowed replicas are needed; the GPU is then saturated.
 	HighRate = 2600.0
 	// MixedMean, MixedAmplitude and MixedPeriod shape the `mixed` profile's cycle: from 300
 	// to 2,100 req/s and back every 12 minutes, starting at the trough.
@@ -57,10 +58,11 @@ const (
 //
 //   - low: constant 300 req/s — one replica is plenty (24 % of its CPU capacity).
 //   - high: constant 2,600 req/s — needs three of the four allowed replicas (two pods serve
-//     at most 2,500 req/s); the GPU is ≈ 75 % busy.
+//     at most 2,500 req/s); with three the GPU is saturated and a fourth adds contention.
 //   - mixed: a 12-minute cycle 1,200 ± 900 req/s (300 → 2,100 → 300, starting at the trough)
 //     plus a 45-second burst of +1,500 req/s every 12 minutes starting at minute 7 (peaks of
-//     ≈ 3,300 req/s), so a 30-minute run holds 2.5 cycles and 3 bursts.
+//     ≈ 3,500 req/s, three replicas' capacity), so a 30-minute run holds 2.5 cycles and 3
+//     bursts; the mean over a cycle is 1,294 req/s.
 //
 // ok is false for any other name.
 func Builtin(name string) (Profile, bool) {

@@ -1,7 +1,3 @@
-// Package load defines offered load for scalelab: profiles of absolute request rate over time
-// (constant, step, ramp, sine, spike, sequence, trace file) and arrival processes (Poisson,
-// deterministic, gamma). The simulator draws arrivals from a Load; loadgen paces real
-// requests by the same definitions, so "the same load profile" holds across backends.
 package load
 
 import "time"

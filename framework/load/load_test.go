@@ -367,3 +367,53 @@ func BenchmarkSourceGammaMixed(b *testing.B) {
 		src.Next()
 	}
 }
+
+// TestMaxRateIn checks every profile's interval bound against a fine scan of its rate: the
+// bound must never be below the rate anywhere in the interval (thinning would then be
+// wrong), and for these profiles it is attained up to the scan's resolution.
+func TestMaxRateIn(t *testing.T) {
+	profiles := map[string]Profile{
+		"constant":   Constant{RPS: 5},
+		"step":       NewStep(5, []Change{{At: 10 * time.Second, RPS: 9}, {At: 20 * time.Second, RPS: 2}}),
+		"ramp":       Ramp{From: 10, To: 2, Start: 5 * time.Second, Length: 20 * time.Second},
+		"sine":       Sine{Mean: 10, Amplitude: 8, Period: 17 * time.Second, Phase: 3 * time.Second},
+		"sine neg":   Sine{Mean: 10, Amplitude: -8, Period: 13 * time.Second},
+		"spike":      Spike{Base: 1, Peak: 9, At: 7 * time.Second, Length: 1500 * time.Millisecond, Every: 11 * time.Second},
+		"spike once": Spike{Base: 1, Peak: 9, At: 7 * time.Second, Length: 500 * time.Millisecond},
+		"sequence": NewSequence([]Part{
+			{Profile: Constant{RPS: 3}, Length: 5 * time.Second},
+			{Profile: Sine{Mean: 6, Amplitude: 4, Period: 4 * time.Second}, Length: 6 * time.Second},
+		}, true),
+		"trace": NewTrace([]float64{0, 3, 7, 12}, []float64{1, 8, 2, 5}, Linear, true),
+		"mixed": builtinProfile("mixed"),
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for name, p := range profiles {
+		for i := 0; i < 2000; i++ {
+			from := time.Duration(r.Float64() * 60e9)
+			to := from + time.Duration(r.Float64()*3e9)
+			if name == "mixed" {
+				from, to = from*30, from*30+to-from
+			}
+			bound := MaxRateIn(p, from, to)
+			var scan float64
+			for k := 0; k <= 200; k++ {
+				x := from + (to-from)*time.Duration(k)/200
+				scan = math.Max(scan, p.Rate(x))
+			}
+			if bound < scan-1e-9 {
+				t.Fatalf("%s: MaxRateIn(%s, %s) = %v below the rate %v inside", name, from, to, bound, scan)
+			}
+			if bound > p.MaxRate()+1e-9 {
+				t.Fatalf("%s: MaxRateIn %v above MaxRate %v", name, bound, p.MaxRate())
+			}
+		}
+	}
+}
+
+func BenchmarkSourcePoissonMixed(b *testing.B) {
+	src := Load{Profile: builtinProfile("mixed")}.NewSource(rand.New(rand.NewPCG(1, 1)))
+	for b.Loop() {
+		src.Next()
+	}
+}

@@ -22,6 +22,9 @@ func (a Arrivals) Validate() error {
 	return fmt.Errorf("arrivals: unknown kind %q (want poisson, deterministic or gamma)", a.Kind)
 }
 
+// segSeconds is the length of a Poisson thinning segment.
+const segSeconds = 1.0
+
 // maxStepSeconds bounds one integration step of the renewal sampler (deterministic and
 // gamma arrivals) where the rate is low or zero.
 const maxStepSeconds = 1.0
@@ -29,8 +32,9 @@ const maxStepSeconds = 1.0
 // Source draws successive arrival offsets (from the start of the episode) of a Load. It is
 // allocation-free per arrival and deterministic given its random source.
 //
-// Poisson arrivals are a non-homogeneous Poisson process sampled exactly by thinning against
-// the profile's MaxRate (Lewis–Shedler). Deterministic and gamma arrivals are renewal
+// Poisson arrivals are a non-homogeneous Poisson process sampled exactly by thinning
+// (Lewis–Shedler) against a piecewise-constant bound: the profile's MaxRateIn over each
+// second of the episode (see Bounder), else its MaxRate. Deterministic and gamma arrivals are renewal
 // processes in operational time: with Λ(t) = ∫₀ᵗ rate, the arrivals are the times at which
 // Λ crosses the partial sums of i.i.d. unit-mean gaps (1 for deterministic, so arrivals are
 // spaced 1/rate following the rate; Gamma(shape 1/CV², scale CV²) for gamma, whose
@@ -46,11 +50,13 @@ type Source struct {
 	p       Profile
 	kind    ArrivalKind
 	maxRate float64
-	invMax  float64 // 1 / maxRate
 	shape   float64 // gamma shape k = 1/CV²
 	scale   float64 // gamma scale θ = CV²
 
 	t          float64 // seconds: current position of the sampler
+	segEnd     float64 // Poisson: end of the current thinning segment (seconds)
+	segMax     float64 // Poisson: rate bound over the current segment
+	segInv     float64 // 1 / segMax
 	need       float64 // renewal: operational time left before the next arrival
 	pending    float64 // an arrival already drawn but not yet handed out
 	hasPending bool
@@ -76,9 +82,6 @@ func (s *Source) Reset(l Load, r *rand.Rand) {
 	}
 	if l.Profile != nil {
 		s.maxRate = l.Profile.MaxRate()
-		if s.maxRate > 0 {
-			s.invMax = 1 / s.maxRate
-		}
 	}
 	if s.kind == Gamma {
 		cv2 := l.Arrivals.CV * l.Arrivals.CV
@@ -129,9 +132,35 @@ func (s *Source) next(limit float64) (time.Duration, bool) {
 func (s *Source) draw(limit float64) bool {
 	if s.kind == Poisson {
 		for {
-			s.t += s.r.ExpFloat64() * s.invMax
-			// Accept with probability rate/maxRate (no draw needed when it is 1).
-			if r := s.p.Rate(secs(s.t)); r >= s.maxRate || s.r.Float64()*s.maxRate <= r {
+			if s.t >= s.segEnd {
+				// A new thinning segment [k, k+1) s with its own bound. The exponential
+				// clock restarts at the segment start (memoryless), so this stays exact.
+				k := math.Floor(s.t / segSeconds)
+				s.segEnd = (k + 1) * segSeconds
+				s.segMax = math.Min(MaxRateIn(s.p, secs(k*segSeconds), secs(s.segEnd)), s.maxRate)
+				s.segInv = 0
+				if s.segMax > 0 {
+					s.segInv = 1 / s.segMax
+				}
+			}
+			if s.segMax <= 0 {
+				s.t = s.segEnd
+				if s.t > limit {
+					return false
+				}
+				continue
+			}
+			next := s.t + s.r.ExpFloat64()*s.segInv
+			if next >= s.segEnd {
+				s.t = s.segEnd
+				if s.t > limit {
+					return false
+				}
+				continue
+			}
+			s.t = next
+			// Accept with probability rate/bound (no draw needed when it is 1).
+			if r := s.p.Rate(secs(s.t)); r >= s.segMax || s.r.Float64()*s.segMax <= r {
 				s.pending, s.hasPending = s.t, true
 				return true
 			}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -49,10 +48,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// goTool finds the go command: $GOROOT/bin/go of the toolchain running the tests, else PATH.
+// goTool finds the go command: on PATH, else in $GOROOT/bin or /usr/local/go/bin.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
+	}
+	for _, root := range []string{os.Getenv("GOROOT"), "/usr/local/go"} {
+		if p := filepath.Join(root, "bin", "go"); root != "" && fileExists(p) {
+			return p
+		}
 	}
 	return "go"
 }

@@ -145,7 +145,6 @@ func New(bc framework.BuildContext, c Config) (*Policy, error) {
 		now:     time.Now,
 		sleep:   sleepCtx,
 	}
-	track(p)
 	return p, nil
 }
 
@@ -184,7 +183,12 @@ func (p *Policy) Init(s framework.Specs) error {
 	}
 	pr, err := p.start()
 	if err != nil {
+		// Leave nothing behind: a caller whose set-up failed may never call Close.
 		p.specs = nil
+		p.reapers.Wait()
+		_ = os.RemoveAll(p.launch.sockRoot)
+		p.launch.sockRoot = ""
+		untrack(p)
 		return fmt.Errorf("plugin policy %s: %w", p.name, err)
 	}
 	p.proc, p.st = pr, stateRunning
@@ -220,6 +224,7 @@ func (p *Policy) start() (*proc, error) {
 			return nil, fmt.Errorf("create the socket directory: %w", err)
 		}
 		p.launch.sockRoot = dir
+		track(p)
 	}
 	t0 := p.now()
 	pr, err := launch(p.launch)
@@ -233,7 +238,7 @@ func (p *Policy) start() (*proc, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.StartTimeout)
 	defer cancel()
 	if err := p.initProc(ctx, pr); err != nil {
-		p.stopAsync(pr, true)
+		pr.stop(true)
 		return nil, err
 	}
 	p.log.Info("plugin started", "pid", pr.pid, "plugin", pr.name, "took", p.now().Sub(t0).Round(time.Microsecond))

@@ -225,6 +225,10 @@ func TestStartFailures(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.initErr) {
 				t.Fatalf("Init: err = %v, want it to mention %q", err, tc.initErr)
 			}
+			// Nothing is left even if the caller never calls Close.
+			if left := dirEntries(t, c.SocketDir); len(left) > 0 {
+				t.Errorf("socket_dir not empty after the failed Init: %v", left)
+			}
 			if _, err := p.Act(context.Background(), obsAt(0, 1)); !errors.Is(err, ErrNotInitialized) {
 				t.Errorf("Act after a failed Init: %v, want ErrNotInitialized", err)
 			}

@@ -412,6 +412,9 @@ func (t *trainer) rollout(ctx context.Context) error {
 		for e := 0; e < N; e++ {
 			i := base + e
 			res := &t.vec.results[e]
+			if math.IsNaN(res.Reward) || math.IsInf(res.Reward, 0) {
+				return fmt.Errorf("environment %d returned reward %v", e, res.Reward)
+			}
 			ended := res.Terminated || res.Truncated
 			t.bEnded[i], t.bTerm[i], t.bFinalV[i] = ended, res.Terminated, 0
 			t.bWeight[i] = 1

@@ -108,6 +108,11 @@ func BenchmarkAct16(b *testing.B) {
 		c.CallDeadline = 0
 		benchAct(b, context.Background(), newPolicy(b, c, specs, 1), want.Values[0])
 	})
+	b.Run("wasm-go/uninterruptible", func(b *testing.B) {
+		c := runnerCfg
+		c.Interruptible = false
+		benchAct(b, runnerCtx, newPolicy(b, c, specs, 1), want.Values[0])
+	})
 	b.Run("wasm-handwritten-const/runner-deadline", func(b *testing.B) {
 		c := testConfig(writeModule(b, baseModule().with(actConst(want.Values[0])).encode()))
 		c.CallDeadline = 2 * time.Hour

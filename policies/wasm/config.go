@@ -20,14 +20,16 @@ type Config struct {
 	CacheDir string `mapstructure:"cache_dir" doc:"directory of wazero's on-disk compilation cache; empty = <user cache dir>/scalelab/wazero; off = compile in memory only" default:""`
 	// MaxFailures stops re-instantiation after this many traps, exits or overruns.
 	MaxFailures int `mapstructure:"max_failures" doc:"traps, exits, out-of-memory and deadline overruns after which the host stops re-instantiating the guest and every call fails; 0 = never stop" default:"5"`
+	// Interruptible makes deadlines stop a running guest.
+	Interruptible bool `mapstructure:"interruptible" doc:"compile the module so that a deadline or Close stops a running guest (wazero's WithCloseOnContextDone); false runs branch-heavy guests (Go guests in particular) several times faster but a guest that never returns cannot be stopped: use false only for modules you trust" default:"true"`
 	// Params are passed to the guest verbatim.
-	Params map[string]any `mapstructure:"params" doc:"free-form settings handed to the guest as the spec's params object (e.g. thresholds, gains)" default:"{}"`
+	Params map[string]any `mapstructure:"params" doc:"free-form settings handed to the guest as the spec's params object (e.g. thresholds, gains); empty when absent"`
 }
 
 // Defaults returns the defaults: 128 MiB of memory, a 1 s call deadline, the user cache
-// directory, 5 failures.
+// directory, 5 failures, interruptible.
 func Defaults() *Config {
-	return &Config{MemoryLimitMB: 128, CallDeadline: time.Second, MaxFailures: 5}
+	return &Config{MemoryLimitMB: 128, CallDeadline: time.Second, MaxFailures: 5, Interruptible: true}
 }
 
 // errNoModule is Validate's error for a missing module key.
@@ -67,6 +69,11 @@ func (c *Config) ModulePath(baseDir string) string {
 
 // cacheOff is the cache_dir value that disables the on-disk cache.
 const cacheOff = "off"
+
+// engineKey is the shared runtime the config selects.
+func (c *Config) engineKey() engineKey {
+	return engineKey{cacheDir: c.resolveCacheDir(), interruptible: c.Interruptible}
+}
 
 // resolveCacheDir returns the compilation cache directory ("" = in memory only).
 func (c *Config) resolveCacheDir() string {

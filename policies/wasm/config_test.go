@@ -47,7 +47,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := Defaults()
-	if c.MemoryLimitMB != 128 || c.CallDeadline != time.Second || c.MaxFailures != 5 || c.CacheDir != "" || c.Module != "" {
+	if c.MemoryLimitMB != 128 || c.CallDeadline != time.Second || c.MaxFailures != 5 || c.CacheDir != "" || c.Module != "" || !c.Interruptible {
 		t.Fatalf("defaults %+v", c)
 	}
 	if got := c.memoryLimitPages(); got != 128*16 {
@@ -140,5 +140,18 @@ func TestOnDiskCompilationCache(t *testing.T) {
 	})
 	if n == 0 {
 		t.Fatalf("cache_dir %s holds no compiled code", dir)
+	}
+}
+
+func TestUninterruptibleRuns(t *testing.T) {
+	// A module compiled without termination checks still acts (in its own runtime).
+	cfg := testConfig(writeModule(t, baseModule().with(actConst(2)).encode()))
+	cfg.Interruptible = false
+	p := newPolicy(t, cfg, discreteSpecs(3, "x"), 1)
+	if a, err := p.Act(context.Background(), obsOf(0)); err != nil || a.Values[0] != 2 {
+		t.Fatalf("act: %v %v", a, err)
+	}
+	if p.Module().eng.key.interruptible {
+		t.Fatal("an uninterruptible policy shares the interruptible runtime")
 	}
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// The host keeps one wazero runtime per compilation cache directory for the life of the
-// process, and one compiled module per file digest inside it: compiling a Go guest takes
+// The host keeps one wazero runtime per compilation cache directory (and interruptibility,
+// a compile-time setting) for the life of the process, and one compiled module per file digest inside it: compiling a Go guest takes
 // seconds, loading it from the on-disk cache a fraction of that, and instantiating a
 // compiled module a few milliseconds. Policy instances (one per run) share the compiled
 // module and each instantiate their own copy. Memory limits are per instance (see
@@ -27,7 +27,8 @@ import (
 
 // engineKey identifies a shared runtime.
 type engineKey struct {
-	cacheDir string
+	cacheDir      string
+	interruptible bool
 }
 
 // engine is a shared wazero runtime with WASI and its compiled modules.
@@ -75,7 +76,7 @@ func getEngine(key engineKey) (*engine, error) {
 	ctx := context.Background()
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(key.interruptible).
 		WithCoreFeatures(api.CoreFeaturesV2)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {

@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Policy, error) {
 		logger = slog.Default()
 	}
 	path := cfg.ModulePath(o.BaseDir)
-	mod, err := loadModule(ctx, path, engineKey{cacheDir: cfg.resolveCacheDir()})
+	mod, err := loadModule(ctx, path, cfg.engineKey())
 	if err == nil {
 		err = mod.checkLimit(cfg.memoryLimitPages())
 	}
@@ -458,14 +458,20 @@ func (p *Policy) hook(ctx context.Context, in *instance, fn api.Function, name s
 	}
 }
 
-// Close releases the guest instance; a call in progress is interrupted. The compiled
-// module stays cached for other policies. Close is idempotent.
+// Close releases the guest instance; a call in progress is interrupted (when the module is
+// interruptible; otherwise Close returns without waiting for it and the instance is
+// released when the call returns). The compiled module stays cached for other policies.
+// Close is idempotent.
 func (p *Policy) Close() error {
 	p.closing.Store(true)
 	if in := p.live.Load(); in != nil {
 		_ = in.mod.CloseWithExitCode(context.Background(), 0)
 	}
-	p.mu.Lock()
+	if !p.cfg.Interruptible && !p.mu.TryLock() {
+		return nil
+	} else if p.cfg.Interruptible {
+		p.mu.Lock()
+	}
 	defer p.mu.Unlock()
 	p.closed = true
 	if p.inst != nil {

@@ -79,7 +79,7 @@ func Check(ctx context.Context, cfg Config, baseDir string) (*Module, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	m, err := loadModule(ctx, cfg.ModulePath(baseDir), engineKey{cacheDir: cfg.resolveCacheDir()})
+	m, err := loadModule(ctx, cfg.ModulePath(baseDir), cfg.engineKey())
 	if err != nil {
 		return nil, err
 	}

@@ -166,3 +166,21 @@ func TestRegisterTwicePanics(t *testing.T) {
 	}()
 	Register(plain{})
 }
+
+func TestDecodeParams(t *testing.T) {
+	type params struct {
+		Upper float64 `json:"upper"`
+		Name  string  `json:"name"`
+	}
+	p := params{Upper: 40, Name: "default"}
+	s := Spec{Params: []byte(`{"upper": 55}`)}
+	if err := s.DecodeParams(&p); err != nil || p.Upper != 55 || p.Name != "default" {
+		t.Fatalf("decoded %+v, %v; want upper 55 and the default name kept", p, err)
+	}
+	if err := (Spec{}).DecodeParams(&p); err != nil {
+		t.Fatalf("absent params: %v", err)
+	}
+	if err := (Spec{Params: []byte(`{"uper": 1}`)}).DecodeParams(&p); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "uper") {
+		t.Fatalf("misspelt key: %v", err)
+	}
+}

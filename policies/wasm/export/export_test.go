@@ -126,7 +126,7 @@ func randomObs(r *rand.Rand, n int) framework.Observation {
 
 // exported builds the case's checkpoint into a module (cached by content in the test) and
 // returns the native policy and the WASM policy, both initialised.
-func exported(t testing.TB, c ckptCase, seed uint64) (*ppo.Policy, *wasm.Policy) {
+func exported(t testing.TB, c ckptCase, seed uint64, edit ...func(*wasm.Config)) (*ppo.Policy, *wasm.Policy) {
 	t.Helper()
 	path := writeCheckpoint(t, c, seed)
 	module := filepath.Join(t.TempDir(), "policy.wasm")
@@ -145,6 +145,9 @@ func exported(t testing.TB, c ckptCase, seed uint64) (*ppo.Policy, *wasm.Policy)
 	}
 	wcfg := *wasm.Defaults()
 	wcfg.Module = module
+	for _, e := range edit {
+		e(&wcfg)
+	}
 	w, err := wasm.New(ctx, wcfg, wasm.Options{Name: "exported", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +248,7 @@ func TestMissingToolchainIsExplained(t *testing.T) {
 // discrete(3), normalised observations) in WASM and natively.
 func BenchmarkActMLP64(b *testing.B) {
 	native, w := exported(b, cases[0], 1)
+	_, fast := exported(b, cases[0], 1, func(c *wasm.Config) { c.Interruptible = false })
 	r := rand.New(rand.NewPCG(5, 5))
 	obs := make([]framework.Observation, 64)
 	for i := range obs {
@@ -255,7 +259,7 @@ func BenchmarkActMLP64(b *testing.B) {
 	for _, p := range []struct {
 		name string
 		pol  framework.Policy
-	}{{"native-go", native}, {"wasm", w}} {
+	}{{"native-go", native}, {"wasm", w}, {"wasm-uninterruptible", fast}} {
 		b.Run(p.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
@@ -275,4 +279,3 @@ func BenchmarkActMLP64(b *testing.B) {
 		})
 	}
 }
-

@@ -210,4 +210,3 @@ func DefaultCacheDir() string {
 	}
 	return filepath.Join(os.TempDir(), "scalelab-guests")
 }
-

@@ -78,10 +78,11 @@ type Model struct {
 	Layers     []Layer `json:"layers"`
 	Action     Action  `json:"action"`
 
-	idx  []int
-	buf  [2][]float64
-	x    []float64
-	relu bool
+	idx   []int
+	nvec1 [1]int
+	buf   [2][]float64
+	x     []float64
+	relu  bool
 }
 
 var _ sdk.Policy = (*Model)(nil)
@@ -260,7 +261,8 @@ func (m *Model) Act(obs []float64, valid []bool, action []float64) error {
 	default:
 		nvec := m.Action.Nvec
 		if m.Action.Kind == sdk.KindDiscrete {
-			nvec = []int{m.Action.N}
+			nvec = m.nvec1[:]
+			nvec[0] = m.Action.N
 		}
 		off := 0
 		for d, k := range nvec {
@@ -285,14 +287,7 @@ func (m *Model) Forward(x []float64) []float64 {
 	last := len(m.Layers) - 1
 	for l, L := range m.Layers {
 		y := m.buf[l%2][:L.Out]
-		for o := 0; o < L.Out; o++ {
-			w := L.Weights[o*L.In : o*L.In+L.In][:len(in)]
-			s := L.Bias[o]
-			for p, v := range in {
-				s += float64(v * w[p])
-			}
-			y[o] = s
-		}
+		dense(L, in, y)
 		if l < last {
 			if m.relu {
 				for i, v := range y {
@@ -309,6 +304,69 @@ func (m *Model) Forward(x []float64) []float64 {
 		in = y
 	}
 	return in
+}
+
+// dense sets y = W·x + b. Each output is accumulated from its bias in input order, one
+// rounded multiply and one rounded add per input (the explicit float64 conversions forbid
+// fused multiply-adds), which is policies/ppo's order, so results are bit-identical to
+// its kernel wherever neither fuses. The loops handle four outputs and four inputs per
+// iteration: in a Go guest every loop iteration passes through the function's dispatch
+// loop, which a host that enforces deadlines instruments, so fewer iterations matter far
+// more than in native code.
+func dense(L Layer, x, y []float64) {
+	n := len(x)
+	n4 := n &^ 3
+	o := 0
+	for ; o+4 <= L.Out; o += 4 {
+		w0 := L.Weights[o*n : o*n+n]
+		w1 := L.Weights[(o+1)*n : (o+1)*n+n]
+		w2 := L.Weights[(o+2)*n : (o+2)*n+n]
+		w3 := L.Weights[(o+3)*n : (o+3)*n+n]
+		s0, s1, s2, s3 := L.Bias[o], L.Bias[o+1], L.Bias[o+2], L.Bias[o+3]
+		p := 0
+		for ; p < n4; p += 4 {
+			a, b, c, d := x[p], x[p+1], x[p+2], x[p+3]
+			s0 += float64(a * w0[p])
+			s0 += float64(b * w0[p+1])
+			s0 += float64(c * w0[p+2])
+			s0 += float64(d * w0[p+3])
+			s1 += float64(a * w1[p])
+			s1 += float64(b * w1[p+1])
+			s1 += float64(c * w1[p+2])
+			s1 += float64(d * w1[p+3])
+			s2 += float64(a * w2[p])
+			s2 += float64(b * w2[p+1])
+			s2 += float64(c * w2[p+2])
+			s2 += float64(d * w2[p+3])
+			s3 += float64(a * w3[p])
+			s3 += float64(b * w3[p+1])
+			s3 += float64(c * w3[p+2])
+			s3 += float64(d * w3[p+3])
+		}
+		for ; p < n; p++ {
+			a := x[p]
+			s0 += float64(a * w0[p])
+			s1 += float64(a * w1[p])
+			s2 += float64(a * w2[p])
+			s3 += float64(a * w3[p])
+		}
+		y[o], y[o+1], y[o+2], y[o+3] = s0, s1, s2, s3
+	}
+	for ; o < L.Out; o++ {
+		w := L.Weights[o*n : o*n+n]
+		s := L.Bias[o]
+		p := 0
+		for ; p < n4; p += 4 {
+			s += float64(x[p] * w[p])
+			s += float64(x[p+1] * w[p+1])
+			s += float64(x[p+2] * w[p+2])
+			s += float64(x[p+3] * w[p+3])
+		}
+		for ; p < n; p++ {
+			s += float64(x[p] * w[p])
+		}
+		y[o] = s
+	}
 }
 
 func equalInts(a, b []int) bool {
