@@ -396,8 +396,8 @@ func (s *Sim) setReady(p *pod, at int64) {
 	s.dispatch(p)
 }
 
-// deletePod starts a pod's deletion. An unscheduled pod or one whose container has not yet
-// started goes at once; otherwise the pod leaves the endpoints (no new requests), its
+// deletePod starts a pod's deletion. A pod with no request in it (unscheduled, starting, or
+// idle) goes at once; otherwise the pod leaves the endpoints (no new requests), its
 // in-flight requests finish, and it is gone when empty or when the grace period ends.
 func (s *Sim) deletePod(p *pod) {
 	if p.deleting {
@@ -656,4 +656,3 @@ func (s *Sim) victims(pods []*pod, n int) []*pod {
 	}
 	return c[:n]
 }
-

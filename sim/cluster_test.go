@@ -444,3 +444,44 @@ func TestFeatureUnknown(t *testing.T) {
 		t.Fatal("a window that does not fit in the history with the lag must be rejected")
 	}
 }
+
+func TestParallelSimsShareProfile(t *testing.T) {
+	// Vectorised training runs simulators in parallel goroutines with one profile value:
+	// profiles are immutable, so each simulator's results equal a solo run's.
+	p := mustProfile(t, "mixed")
+	runTotals := func(s *Sim) (framework.Totals, error) {
+		var tot framework.Totals
+		for i := 0; i < 8; i++ {
+			if err := s.Advance(context.Background(), 15*time.Second); err != nil {
+				return tot, err
+			}
+			tot.Add(s.Cut().Totals)
+		}
+		return tot, nil
+	}
+	want, err := runTotals(newEpisode(t, mustBuiltin(t), 5, p, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sims := make([]*Sim, 4)
+	for i := range sims {
+		sims[i] = newEpisode(t, mustBuiltin(t), 5, p, 2)
+	}
+	got := make([]framework.Totals, len(sims))
+	errs := make([]error, len(sims))
+	done := make(chan struct{})
+	for i := range sims {
+		go func() {
+			got[i], errs[i] = runTotals(sims[i])
+			done <- struct{}{}
+		}()
+	}
+	for range sims {
+		<-done
+	}
+	for i := range got {
+		if errs[i] != nil || got[i] != want {
+			t.Fatalf("parallel run %d differs from the solo run (err %v)", i, errs[i])
+		}
+	}
+}

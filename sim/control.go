@@ -72,6 +72,16 @@ func sameBatching(a, b batching) bool {
 	return true
 }
 
+// SetHPATarget records the target CPU utilisation (percent) of the HPA that drives the
+// workload — as a cluster's HorizontalPodAutoscaler object would hold it — so that the
+// cluster view reports it (ClusterView.HPATarget); 0 means no HPA. The simulator does not
+// run an HPA itself: actuators/sim does, and records its target here. It persists across
+// Reset, as the actuator's HPA does.
+func (s *Sim) SetHPATarget(percent float64) { s.hpaTarget = percent }
+
+// HPATarget returns the recorded HPA target in percent (0: none).
+func (s *Sim) HPATarget() float64 { return s.hpaTarget }
+
 // CPURequestMilli returns the pod template's CPU request in millicores.
 func (s *Sim) CPURequestMilli() int64 { return s.cpuReq }
 

@@ -328,6 +328,7 @@ func (s *Sim) ClusterView(window time.Duration, minReplicas, maxReplicas int) fr
 		MinReplicas:     minReplicas,
 		MaxReplicas:     maxReplicas,
 		CPURequestMilli: s.cpuReq,
+		HPATarget:       s.hpaTarget,
 		Batching:        s.Batching(),
 		Metrics:         map[string]framework.MetricSample{},
 	}

@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/load"
 )
 
@@ -201,5 +203,61 @@ func TestBatchingThroughput(t *testing.T) {
 	}
 	if tot.Drops == 0 {
 		t.Error("an overloaded bounded queue must reject requests")
+	}
+}
+
+// TestDynamicBatcher checks Triton's batching rules with deterministic arrivals every 10 ms,
+// no CPU stage and a GPU that takes 1 µs per batch (an instance is always free):
+//
+//	max batch 4, delay 25 ms:           the oldest waits 25 ms → batches of 3 (queued 25, 15,
+//	                                    5 ms: mean 15 ms)
+//	max batch 4, delay 100 ms:          the 4th arrival completes a batch → batches of 4
+//	                                    (queued 30, 20, 10, 0 ms: mean 15 ms)
+//	preferred [2], max 4, delay 100 ms: a preferred size is sent at once → batches of 2
+//	                                    (queued 10, 0 ms: mean 5 ms)
+//	delay 0:                            each request goes alone (mean queue 0)
+func TestDynamicBatcher(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		serving   map[string]any
+		wantBatch float64
+		wantQueue float64 // ms
+	}{
+		{"delay", map[string]any{"max_batch_size": 4, "max_queue_delay": "25ms"}, 3, 15},
+		{"max batch", map[string]any{"max_batch_size": 4, "max_queue_delay": "100ms"}, 4, 15},
+		{"preferred", map[string]any{"max_batch_size": 4, "max_queue_delay": "100ms", "preferred_batch_sizes": []any{2}}, 2, 5},
+		{"no delay", map[string]any{"max_batch_size": 4, "max_queue_delay": "0s"}, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := ScenarioFromMap(map[string]any{
+				"base":    DefaultScenario,
+				"model":   map[string]any{"t_min": "0s", "t_fixed": "1us", "t_per_image": "0s", "jitter": "deterministic", "cpu_per_request": "0s"},
+				"serving": tc.serving,
+				"client":  map[string]any{"timeout": "0s"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Reset(context.Background(), framework.Episode{Seed: 1, InitialReplicas: 1,
+				Load: load.Load{Profile: load.Constant{RPS: 100}, Arrivals: load.Arrivals{Kind: load.Deterministic}}}); err != nil {
+				t.Fatal(err)
+			}
+			// 1.2 s of arrivals (120, a multiple of 2, 3 and 4), then time to drain.
+			if err := s.Advance(context.Background(), 1205*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			w := s.Cut()
+			tt := w.Totals
+			if b := float64(tt.BatchedRequests) / float64(tt.Batches); math.Abs(b-tc.wantBatch) > 0.05 {
+				t.Errorf("mean batch %.3f, want %v", b, tc.wantBatch)
+			}
+			if q := tt.QueueSeconds / float64(tt.Completions) * 1000; math.Abs(q-tc.wantQueue) > 0.3 {
+				t.Errorf("mean queue time %.3f ms, want %v", q, tc.wantQueue)
+			}
+		})
 	}
 }

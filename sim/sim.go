@@ -95,6 +95,8 @@ type Sim struct {
 	cpuLim                      int64   // template CPU limit, millicores (0 = none)
 	limRat                      float64 // limit / request of the scenario (0 = no limit)
 	serving                     batching
+	// hpaTarget is the target of the HPA an actuator runs (0: none), for the cluster view.
+	hpaTarget float64
 
 	reqs     reqRing
 	inflight int64

@@ -138,6 +138,7 @@ func (a *Actuator) setHPATarget(percent float64) (bool, error) {
 		}
 		a.hpa = &internalHPA{ctl: ctl, target: target, episode: a.sim.Episode()}
 		a.hpa.cancel = a.sim.Every(algorithm.DefaultSyncPeriod, a.sync)
+		a.sim.SetHPATarget(float64(target))
 		return true, nil
 	}
 	if target == a.hpa.target {
@@ -147,12 +148,14 @@ func (a *Actuator) setHPATarget(percent float64) (bool, error) {
 		return false, fmt.Errorf("hpa_target: %w", err)
 	}
 	a.hpa.target = target
+	a.sim.SetHPATarget(float64(target))
 	return true, nil
 }
 
 func (a *Actuator) stopHPA() {
 	a.hpa.cancel()
 	a.hpa = nil
+	a.sim.SetHPATarget(0)
 }
 
 // HPATarget returns the internal HPA's target in percent and whether it runs.

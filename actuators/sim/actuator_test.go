@@ -77,6 +77,9 @@ func TestHPATarget(t *testing.T) {
 	if d := s.Desired(); d < 3 {
 		t.Fatalf("desired %d after 5 min at 2,600 req/s with a 70 %% target, want ≥ 3", d)
 	}
+	if got := s.ClusterView(30*time.Second, 1, 4).HPATarget; got != 70 {
+		t.Fatalf("cluster view HPA target %v, want 70", got)
+	}
 	// A new episode restarts the HPA's history and keeps it running.
 	if err := s.Reset(ctx, framework.Episode{Seed: 3, Load: load.Load{Profile: load.Constant{RPS: 100}}, InitialReplicas: 4, SLO: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
@@ -97,5 +100,8 @@ func TestHPATarget(t *testing.T) {
 	}
 	if d := s.Desired(); d != 4 {
 		t.Fatalf("desired %d, want 4 with the HPA stopped", d)
+	}
+	if got := s.HPATarget(); got != 0 {
+		t.Fatalf("HPA target %v after stopping, want 0", got)
 	}
 }

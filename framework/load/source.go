@@ -124,7 +124,7 @@ func (s *Source) next(limit float64) (time.Duration, bool) {
 		return 0, false
 	}
 	s.hasPending = false
-	return time.Duration(math.Round(s.pending * 1e9)), true
+	return time.Duration(s.pending*1e9 + 0.5), true // rounded (pending ≥ 0)
 }
 
 // draw advances the sampler until it has a pending arrival (true) or its position passed

@@ -35,7 +35,8 @@
 // runner's fallback acts and the trajectory marks the step — and the process is killed and
 // restarted on a later call after restart_backoff (doubling per consecutive failure, up to
 // 32×). A restart due before the decision's deadline is waited for; a later one fails the
-// decision at once. After max_restarts restarts the next failure disables the plugin for the
+// decision at once. A restarted plugin that does not answer in what the restart left of the
+// deadline fails that decision without counting as hung. After max_restarts restarts the next failure disables the plugin for the
 // rest of the run: every call returns ErrDisabled. An error the plugin returns on purpose,
 // or a NaN/Inf action, fails only that decision. Stats reports starts, restarts, failures
 // and whether the plugin was disabled. The state machine is drawn next to type state.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sdk "github.com/scalelab/scalelab/sdk/plugin"
 )
 
 // Binaries built once per test run by TestMain: the plugin-target example (unchanged, as a
@@ -27,6 +29,9 @@ func TestMain(m *testing.M) {
 		hostMain(bin)
 		return
 	}
+	// Quiet the in-process runs of the example policy (sdk/plugin's Logger); the plugin
+	// processes get their level from the host's logger instead.
+	os.Setenv(sdk.EnvLogLevel, "warn")
 	dir, err := os.MkdirTemp("", "plugin-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

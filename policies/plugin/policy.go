@@ -305,6 +305,12 @@ func classify(ctx, cctx context.Context, err error) failureKind {
 	}
 }
 
+// isDeadline reports whether a failed call ran out of time. gRPC may report the deadline
+// (the server enforces it too) a moment before cctx expires.
+func isDeadline(cctx context.Context, err error) bool {
+	return cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded
+}
+
 // fail records a failure of the running process (or of a restart) and decides what comes
 // next; the caller holds mu. It returns the error for the caller.
 func (p *Policy) fail(op string, cause error, kind failureKind) error {
@@ -386,6 +392,7 @@ func (p *Policy) ready(ctx context.Context) error {
 func (p *Policy) Act(ctx context.Context, obs framework.Observation) (framework.Action, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	restarting := p.st == stateBroken
 	if err := p.ready(ctx); err != nil {
 		return framework.Action{}, err
 	}
@@ -406,6 +413,12 @@ func (p *Policy) Act(ctx context.Context, obs framework.Observation) (framework.
 	}
 	resp, err := p.proc.rpc.Act(cctx, req)
 	if err != nil {
+		if restarting && classify(ctx, cctx, err) == restartable && isDeadline(cctx, err) {
+			// The restart used up most of this decision's deadline: a fresh plugin that
+			// is slower than what was left is not hung. A hang shows on the next call.
+			return framework.Action{}, fmt.Errorf("plugin %s: act: no answer in the time the restart left of the deadline: %w",
+				p.name, context.DeadlineExceeded)
+		}
 		return framework.Action{}, p.callFailed(ctx, cctx, "act", err)
 	}
 	a := resp.GetAction()
@@ -433,9 +446,7 @@ func (p *Policy) callFailed(ctx, cctx context.Context, op string, err error) err
 	default:
 		cause := errors.New(describe(err))
 		switch {
-		case cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
-			// gRPC may report the deadline (the server enforces it too) a moment before
-			// cctx expires; either way the plugin did not answer in time.
+		case isDeadline(cctx, err):
 			cause = fmt.Errorf("no answer within the deadline: %w", context.DeadlineExceeded)
 		case status.Code(err) == codes.Unavailable && p.proc != nil && p.proc.exited(100*time.Millisecond):
 			cause = fmt.Errorf("the plugin process exited (%s)", describe(err))

@@ -183,6 +183,41 @@ func TestFaultsPerDecision(t *testing.T) {
 	}
 }
 
+// A restarted plugin that is slower than what the restart left of the decision's deadline
+// fails that decision but is not taken for hung: it is kept, and answers the next one.
+func TestSlowAfterRestartIsNotAHang(t *testing.T) {
+	c := defaultCfg()
+	c.Command = faultyBin
+	c.Args = []string{"-fault=exit", "-at=2", "-once=" + filepath.Join(t.TempDir(), "fired"), "-slow-after-fault=1300ms"}
+	c.RestartBackoff = time.Millisecond
+	p, _ := startPolicy(t, c, replicasSpecs())
+	act := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := p.Act(ctx, obsAt(0, 2))
+		return err
+	}
+	if err := act(); err != nil {
+		t.Fatalf("decision 1: %v", err)
+	}
+	if err := act(); err == nil || !strings.Contains(err.Error(), "process exited") {
+		t.Fatalf("decision 2: %v, want the crash", err)
+	}
+	pid := 0
+	// Decision 3 restarts the plugin, whose first answer takes 1.3 s of a 1 s deadline.
+	if err := act(); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("decision 3: %v, want a deadline error", err)
+	}
+	pid = p.Stats().PID
+	// Decision 4 waits for the slow first answer to finish (0.3–0.5 s) and is answered.
+	if err := act(); err != nil {
+		t.Fatalf("decision 4: %v", err)
+	}
+	if s := p.Stats(); s.Restarts != 1 || s.Failures != 1 || s.PID != pid || pid == 0 {
+		t.Errorf("stats %+v: want 1 restart, 1 failure, and the restarted process (pid %d) kept", s, pid)
+	}
+}
+
 // Start-up failures are reported by Init (or New) with their cause and leave nothing behind.
 func TestStartFailures(t *testing.T) {
 	notExec := filepath.Join(t.TempDir(), "plain-file")

@@ -278,7 +278,7 @@ func TestAdversariesDoNotDisturbOthers(t *testing.T) {
 	stop := make(chan struct{})
 	for i, m := range bad {
 		cfg := testConfig(writeModule(t, m.encode()))
-		cfg.CallDeadline = 20 * time.Millisecond
+		cfg.CallDeadline = 200 * time.Millisecond
 		cfg.MaxFailures = 0
 		bp := newPolicy(t, cfg, discreteSpecs(3, "x"), uint64(i))
 		wg.Add(1)

@@ -135,7 +135,7 @@ func BenchmarkInstantiate(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p.mu.Lock()
-		in, err := p.instantiate(context.Background())
+		in, err := p.instantiate(context.Background(), context.Background())
 		p.mu.Unlock()
 		if err != nil {
 			b.Fatal(err)

@@ -15,7 +15,7 @@ type Config struct {
 	// MemoryLimitMB bounds the guest's linear memory.
 	MemoryLimitMB int `mapstructure:"memory_limit_mb" doc:"largest linear memory the guest may grow to, in MiB (16 pages of 64 KiB each); growing past it fails as out of memory" default:"128"`
 	// CallDeadline bounds every call into the guest.
-	CallDeadline time.Duration `mapstructure:"call_deadline" doc:"wall-clock limit of each call into the guest (instantiation, init, act, observe, reset); act is also bound by the policy's deadline key, whichever is shorter; 0 = no limit of the host's own" default:"1s"`
+	CallDeadline time.Duration `mapstructure:"call_deadline" doc:"wall-clock limit of each call into the guest (init, act, observe, reset; instantiation when the policy is built gets at least 10s); act is also bound by the policy's deadline key, whichever is shorter; 0 = no limit of the host's own" default:"1s"`
 	// CacheDir holds wazero's compilation cache.
 	CacheDir string `mapstructure:"cache_dir" doc:"directory of wazero's on-disk compilation cache; empty = <user cache dir>/scalelab/wazero; off = compile in memory only" default:""`
 	// MaxFailures stops re-instantiation after this many traps, exits or overruns.

@@ -89,11 +89,11 @@ func TestExamplesInALoop(t *testing.T) {
 		want   []int
 	}{
 		{"../../sdk/examples/wasm-threshold", map[string]any{"feature": "p95_latency_ms", "upper": 40, "lower": 15}, []int{2, 3, 3, 3, 3, 3, 3, 3, 3, 3}},
-		// PI with the default gains kp 0.25, ki 0.4 and e = (120/r − 30)/30 = 4/r − 1: u goes
-		// 1 → 2.95 (e 3) → 2.85 (e 1) → 2.8167 (e 1/3) → 2.95 → 3.0833 → 3.2167 → 3.35 →
-		// 3.4833 → 3.6167 → 3.5333 (e 0); round(u) is 3 until the 9th decision, then 4,
-		// reached one replica per step from 1.
-		{"../../sdk/examples/wasm-pi", map[string]any{"target": 30, "max_replicas": 4}, []int{2, 3, 3, 3, 3, 3, 3, 3, 4, 4}},
+		// PI on p95 latency (target 30 ms) with the default gains kp 0.25, ki 0.4 and the
+		// error e = (120/r − 30)/30 = 4/r − 1 clipped to ±1: u goes 1 → 1.65 (e 1) → 2.05 →
+		// 2.45 → 2.85 (e 1 at 2 replicas) → 2.8167 (e 1/3 at 3) → 2.95 → 3.0833 → 3.2167 →
+		// 3.35 → 3.4833; round(u) gives the trajectory, one replica per step at most.
+		{"../../sdk/examples/wasm-pi", map[string]any{"feature": "p95_latency_ms", "target": 30, "max_replicas": 4}, []int{2, 2, 2, 3, 3, 3, 3, 3, 3, 3}},
 		{"../../sdk/examples/wasm-mlp", nil, []int{2, 3, 3, 3, 3, 3, 3, 3, 3, 3}},
 	}
 	for _, tc := range cases {

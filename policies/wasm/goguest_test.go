@@ -142,7 +142,7 @@ func TestGoGuestFailures(t *testing.T) {
 		reinstantiates bool
 	}{
 		{"loop", 300 * time.Millisecond, ErrDeadline, "scalelab_act did not return within 300ms", true},
-		{"oom", 5 * time.Second, ErrOutOfMemory, "of its 32 MiB limit", true},
+		{"oom", 30 * time.Second, ErrOutOfMemory, "of its 32 MiB limit", true},
 		{"panic", 5 * time.Second, ErrGuest, "scalelab_act returned status -1 (error): Act panicked: boom", false},
 		{"exit", 5 * time.Second, ErrExit, "guest exited with code 3 in scalelab_act", true},
 		// Go's runtime aborts a fatal error with an unreachable trap after printing it.

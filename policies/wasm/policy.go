@@ -125,10 +125,34 @@ func New(ctx context.Context, cfg Config, o Options) (*Policy, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, err := p.ensure(ctx); err != nil {
+	sctx, cancel := p.setupContext(ctx)
+	defer cancel()
+	if _, err := p.ensure(sctx, nil); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// minSetupDeadline is the least time instantiation gets outside a decision (in New and
+// Init): a Go guest's runtime start takes tens of milliseconds, far more on a loaded
+// machine, and should not fail a short call_deadline meant for decisions.
+const minSetupDeadline = 10 * time.Second
+
+// setupContext bounds instantiation outside a decision by max(call_deadline, 10 s), or
+// not at all when call_deadline is 0.
+func (p *Policy) setupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.cfg.CallDeadline <= 0 {
+		return ctx, noCancel
+	}
+	return context.WithTimeout(ctx, max(p.cfg.CallDeadline, minSetupDeadline))
+}
+
+// budgetOf is the time left before ctx's deadline (0 = none), for error messages.
+func budgetOf(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 0
 }
 
 // newRandSource is the guest's random stream: ChaCha8 keyed by SHA-256 of a domain label
@@ -180,17 +204,17 @@ func (p *Policy) usable() error {
 	return nil
 }
 
-// ensure returns a ready instance: the current one, or a new one (instantiated, version
-// checked, and initialised when the spec is known). A failure counts toward max_failures.
-// p.mu is held.
-func (p *Policy) ensure(ctx context.Context) (*instance, error) {
+// ensure returns a ready instance: the current one, or a new one, instantiated and version
+// checked under instCtx and, when the spec is known, initialised under callCtx. A failure
+// counts toward max_failures. p.mu is held.
+func (p *Policy) ensure(instCtx, callCtx context.Context) (*instance, error) {
 	if p.inst != nil {
 		return p.inst, nil
 	}
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	in, err := p.instantiate(ctx)
+	in, err := p.instantiate(instCtx, callCtx)
 	if err != nil {
 		p.failed(in, err)
 		return nil, fmt.Errorf("wasm policy %s: %w", p.name, err)
@@ -200,11 +224,10 @@ func (p *Policy) ensure(ctx context.Context) (*instance, error) {
 	return in, nil
 }
 
-// instantiate creates an instance and, when the spec is known, initialises it. On error
-// the returned instance (possibly nil) is already closed.
-func (p *Policy) instantiate(ctx context.Context) (*instance, error) {
-	ctx, cancel, budget := p.callContext(ctx)
-	defer cancel()
+// instantiate creates an instance under ctx and, when the spec is known, initialises it
+// under callCtx. On error the returned instance (possibly nil) is already closed.
+func (p *Policy) instantiate(ctx, callCtx context.Context) (*instance, error) {
+	budget := budgetOf(ctx)
 	p.stats.Instantiations++
 	in := &instance{stderr: newHead(stderrHead), stack: make([]uint64, 5), memory: &limitedMemory{limit: uint64(p.cfg.memoryLimitPages()) * pageSize}}
 	mod, err := p.module.eng.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.memory), p.module.compiled, newModuleConfig(p.rand, in.stderr))
@@ -231,7 +254,7 @@ func (p *Policy) instantiate(ctx context.Context) (*instance, error) {
 	if p.spec == nil {
 		return in, nil
 	}
-	if err := p.initGuest(ctx, in, budget); err != nil {
+	if err := p.initGuest(callCtx, in, budgetOf(callCtx)); err != nil {
 		return fail(err)
 	}
 	return in, nil
@@ -348,7 +371,9 @@ func (p *Policy) Init(s framework.Specs) error {
 		}
 		return nil
 	}
-	_, err = p.ensure(ctx)
+	sctx, scancel := p.setupContext(context.Background())
+	defer scancel()
+	_, err = p.ensure(sctx, ctx)
 	return err
 }
 
@@ -370,7 +395,7 @@ func (p *Policy) Act(ctx context.Context, obs framework.Observation) (framework.
 	}
 	ctx, cancel, budget := p.callContext(ctx)
 	defer cancel()
-	in, err := p.ensure(ctx)
+	in, err := p.ensure(ctx, ctx)
 	if err != nil {
 		return framework.Action{}, err
 	}

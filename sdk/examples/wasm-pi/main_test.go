@@ -28,7 +28,7 @@ func step(t *testing.T, c *PI, p95, desired float64) float64 {
 
 func TestPIDelta(t *testing.T) {
 	var c PI
-	if err := c.Init(deltaSpec(`{"target": 30, "kp": 1, "ki": 0.5, "max_replicas": 4}`)); err != nil {
+	if err := c.Init(deltaSpec(`{"feature": "p95_latency_ms", "target": 30, "kp": 1, "ki": 0.5, "max_replicas": 4}`)); err != nil {
 		t.Fatal(err)
 	}
 	// Step 1: u0 = 2, e = (45−30)/30 = 0.5: u = 2 + 1·(0.5 − 0) + 0.5·0.5 = 2.75 → 3: delta +1 → index 2.
@@ -43,8 +43,13 @@ func TestPIDelta(t *testing.T) {
 	if got := step(t, &c, 15, 3); got != 0 || c.u != 1.75 {
 		t.Fatalf("step 3: index %v, u %v; want 0, 1.75", got, c.u)
 	}
-	// A huge error is clamped at max_replicas = 4 (anti-windup) and the step at max_step 1.
-	if got := step(t, &c, 3000, 2); got != 2 || c.u != 4 {
+	// A huge error (e = 99) is clipped to max_error 1: u = 1.75 + 1·(1 + 0.5) + 0.5·1 = 3.75
+	// → 4 replicas wanted from 2, limited to +1 (max_step) → index 2.
+	if got := step(t, &c, 3000, 2); got != 2 || c.u != 3.75 {
+		t.Fatalf("burst: index %v, u %v; want 2, 3.75", got, c.u)
+	}
+	// e = 1 again: u = 3.75 + 0 + 0.5 = 4.25, clamped at max_replicas 4 (anti-windup).
+	if got := step(t, &c, 3000, 3); got != 2 || c.u != 4 {
 		t.Fatalf("saturated: index %v, u %v; want 2, 4", got, c.u)
 	}
 	// A missing measurement holds.
@@ -62,7 +67,7 @@ func TestPIDelta(t *testing.T) {
 
 func TestPIBox(t *testing.T) {
 	var c PI
-	s := deltaSpec(`{"target": 30, "kp": 2, "ki": 0}`)
+	s := deltaSpec(`{"feature": "p95_latency_ms", "target": 30, "kp": 2, "ki": 0}`)
 	s.ActionDesign = "replicas"
 	s.Action = sdk.ActionSpace{Kind: sdk.KindBox, Dim: 1, Low: []float64{1}, High: []float64{4}}
 	if err := c.Init(s); err != nil {
@@ -76,12 +81,15 @@ func TestPIBox(t *testing.T) {
 
 func TestPIRefuses(t *testing.T) {
 	var c PI
-	s := deltaSpec(`{}`)
+	s := deltaSpec(`{"feature": "p95_latency_ms"}`)
 	s.Features = s.Features[:1]
 	if err := c.Init(s); !errors.Is(err, sdk.ErrUnsupported) {
 		t.Fatalf("without replicas_desired: %v", err)
 	}
-	if err := c.Init(deltaSpec(`{"target": 0}`)); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if err := c.Init(deltaSpec(`{"feature": "p95_latency_ms", "target": 0}`)); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("zero target: %v", err)
+	}
+	if err := c.Init(deltaSpec(`{}`)); !errors.Is(err, sdk.ErrUnsupported) {
+		t.Fatalf("default feature cpu_util missing from the state design: %v", err)
 	}
 }

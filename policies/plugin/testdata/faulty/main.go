@@ -13,6 +13,9 @@
 // (of this process) the fault fires at; without -once it fires in every process, with -once
 // it fires only while the named file does not exist and creates it.
 //
+// -slow-after-fault=D makes the first Act of a process started after the -once fault fired
+// take D (a restarted plugin that is slow to warm up).
+//
 // -record=FILE appends one line per Init, Observe, Reset and Close call, so tests can see
 // what the host forwarded.
 package main
@@ -42,11 +45,15 @@ var (
 	at     = flag.Int("at", 1, "1-based Act call at which the fault fires")
 	once   = flag.String("once", "", "fire only while this file does not exist, then create it")
 	record = flag.String("record", "", "append Init/Observe/Reset/Close calls to this file")
+	slow   = flag.Duration("slow-after-fault", 0, "in a process started after the -once fault fired, the first Act takes this long")
 	feat   = flag.String("feature", "replicas_desired", "tracked feature")
 	tgt    = flag.Float64("target", 1, "target value")
 )
 
 var calls atomic.Int64
+
+// slowStart is set at start-up when -slow-after-fault applies to this process.
+var slowStart bool
 
 // fire reports whether the fault fires at Act call n.
 func fire(n int64) bool {
@@ -122,6 +129,9 @@ func transportFaults(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 		return h(ctx, req)
 	}
 	n := calls.Add(1)
+	if n == 1 && slowStart {
+		time.Sleep(*slow)
+	}
 	switch *fault {
 	case "hang", "exit", "garbage", "wrong-length", "nan":
 	default:
@@ -164,6 +174,11 @@ func main() {
 		fmt.Println("this is not a go-plugin handshake line")
 		time.Sleep(100 * time.Millisecond)
 		os.Exit(0)
+	}
+	if *slow > 0 && *once != "" {
+		if _, err := os.Stat(*once); err == nil {
+			slowStart = true
+		}
 	}
 	c := target.Config{Feature: *feat, Target: *tgt, Tolerance: 0}
 	p := &policy{inner: target.New(c)}

@@ -3,11 +3,17 @@ package target
 import (
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
 	sdk "github.com/scalelab/scalelab/sdk/plugin"
 )
+
+func TestMain(m *testing.M) {
+	os.Setenv(sdk.EnvLogLevel, "warn") // quiet Init's info record
+	os.Exit(m.Run())
+}
 
 func spec(design string, features ...string) sdk.Spec {
 	s := sdk.Spec{ActionDesign: design}
