@@ -146,6 +146,11 @@ func (b *Builder) Loop(policyName string, seed uint64) (*framework.Loop, error) 
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if c, ok := pol.(interface{ Close() error }); ok && !ok2 {
+			c.Close()
+		}
+	}()
 	design, err := b.Design(policyName, pol, bc)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 )
 
@@ -93,7 +92,7 @@ type Loop struct {
 	start       time.Time
 	consecutive int
 	disabled    bool
-	busy        atomic.Bool
+	pending     chan struct{} // closed when an abandoned (timed-out) Act call returns
 	// Counters over the episode.
 	Failures         int
 	DeadlineOverruns int
@@ -187,35 +186,48 @@ func (l *Loop) StepWith(ctx context.Context, a Action) (Decision, error) {
 	return l.execute(ctx, a, true, nil, false)
 }
 
+// act asks the policy with the wall-clock deadline. A call abandoned at its deadline keeps
+// running in its goroutine (a policy is never called concurrently with itself): the next
+// decision first waits for it within its own deadline and fails only if it is still running.
 func (l *Loop) act(ctx context.Context, obs Observation) (a Action, err error, timedOut bool) {
-	if l.busy.Load() {
-		return Action{}, errors.New("previous decision still running past its deadline"), true
-	}
 	if l.Deadline <= 0 {
 		a, err = safeAct(ctx, l.Policy, obs)
 		return a, err, false
 	}
 	cctx, cancel := context.WithTimeout(ctx, l.Deadline)
+	defer cancel()
+	if l.pending != nil {
+		select {
+		case <-l.pending:
+			l.pending = nil
+		case <-cctx.Done():
+			if ctx.Err() != nil {
+				return Action{}, ctx.Err(), false
+			}
+			return Action{}, errors.New("previous decision still running past its deadline"), true
+		}
+	}
 	type result struct {
 		a   Action
 		err error
 	}
 	ch := make(chan result, 1)
-	l.busy.Store(true)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		a, err := safeAct(cctx, l.Policy, obs)
-		l.busy.Store(false)
 		ch <- result{a, err}
 	}()
 	select {
 	case r := <-ch:
-		cancel()
-		return r.a, r.err, false
+		// A policy that gives up on its context deadline (a gRPC plugin, a WASM host) is a
+		// deadline overrun too.
+		return r.a, r.err, r.err != nil && errors.Is(r.err, context.DeadlineExceeded) && ctx.Err() == nil
 	case <-cctx.Done():
-		cancel()
 		if ctx.Err() != nil {
 			return Action{}, ctx.Err(), false
 		}
+		l.pending = done
 		return Action{}, fmt.Errorf("decision exceeded its deadline of %v", l.Deadline), true
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/scalelab/scalelab/framework/actions"
 	"github.com/scalelab/scalelab/policies/baselines"
 	"github.com/scalelab/scalelab/policies/hpa"
+	"github.com/scalelab/scalelab/policies/plugin"
 	"github.com/scalelab/scalelab/rewards"
 	"github.com/scalelab/scalelab/sim"
 )
@@ -22,5 +23,6 @@ func newRegistry() *framework.Registry {
 	rewards.Register(r)
 	hpa.Register(r)
 	baselines.Register(r)
+	plugin.Register(r)
 	return r
 }
