@@ -182,7 +182,11 @@ func (s *Sim) Feature(name string, window time.Duration) (FeatureValue, error) {
 		case "queue_length":
 			return fv(srcApp, e, float64(st.queueLen), s.snap(e/s.res) != nil, 0), nil
 		case "qos_violation_rate":
-			return fv(srcApp, e, float64(d.slo+d.drops+d.failures)/float64(d.arrivals), st.ok && d.arrivals > 0, window), nil
+			// Drops are counted when the client gives up, up to a timeout after the arrival,
+			// so right after an overload ends they can outnumber the window's arrivals: a
+			// share is at most 1.
+			v := math.Min(1, float64(d.slo+d.drops+d.failures)/float64(d.arrivals))
+			return fv(srcApp, e, v, st.ok && d.arrivals > 0, window), nil
 		default: // avg_batch_size
 			return fv(srcApp, e, float64(d.batched)/float64(d.batches), st.ok && d.batches > 0, window), nil
 		}
