@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -126,4 +127,33 @@ func Types[T any](m map[string]Factory[T]) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ConfigAs returns the component config a factory received as a T: the decoded *T from
+// Factory.Defaults, a T, or the defaults when cfg is nil (a component built without a
+// config section). Any other type is an error naming both types.
+func ConfigAs[T any](cfg any, defaults func() T) (T, error) {
+	switch c := cfg.(type) {
+	case nil:
+		return defaults(), nil
+	case *T:
+		if c == nil {
+			return defaults(), nil
+		}
+		return *c, nil
+	case T:
+		return c, nil
+	default:
+		var zero T
+		return zero, fmt.Errorf("config is %T, want %T", cfg, &zero)
+	}
+}
+
+// ValidationError joins the problems a config's Validate method found into one error
+// prefixed by the component (e.g. "reward term latency"), or returns nil when there are none.
+func ValidationError(component string, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", component, errors.Join(errs...))
 }

@@ -1,9 +1,6 @@
 package rewards
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/scalelab/scalelab/framework"
 )
 
@@ -31,7 +28,7 @@ func Register(r *framework.Registry) {
 		Doc:      "resource efficiency benefit: CPU used / CPU requested over the step, capped",
 		Defaults: func() any { c := DefaultCPUUtilConfig(); return &c },
 		New: func(_ framework.BuildContext, cfg any) (framework.RewardTerm, error) {
-			c, err := configOf(cfg, DefaultCPUUtilConfig)
+			c, err := framework.ConfigAs(cfg, DefaultCPUUtilConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -43,7 +40,7 @@ func Register(r *framework.Registry) {
 		Doc:      "cost penalty: −(mean replicas, or GPU shares, over the step) / max_replicas",
 		Defaults: func() any { c := DefaultReplicaCostConfig(); return &c },
 		New: func(_ framework.BuildContext, cfg any) (framework.RewardTerm, error) {
-			c, err := configOf(cfg, DefaultReplicaCostConfig)
+			c, err := framework.ConfigAs(cfg, DefaultReplicaCostConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -55,7 +52,7 @@ func Register(r *framework.Registry) {
 		Doc:      "latency penalty against the SLO on a quantile (or the mean) of the step's latencies: linear, hinge or exponential shape, capped",
 		Defaults: func() any { c := DefaultLatencyConfig(); return &c },
 		New: func(bc framework.BuildContext, cfg any) (framework.RewardTerm, error) {
-			c, err := configOf(cfg, DefaultLatencyConfig)
+			c, err := framework.ConfigAs(cfg, DefaultLatencyConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -76,33 +73,6 @@ func Register(r *framework.Registry) {
 			return ActionChange{}, nil
 		},
 	})
-}
-
-// configOf returns the decoded config behind cfg (a *T from Defaults, or a T), or the
-// defaults when cfg is nil.
-func configOf[T any](cfg any, defaults func() T) (T, error) {
-	switch c := cfg.(type) {
-	case nil:
-		return defaults(), nil
-	case *T:
-		if c == nil {
-			return defaults(), nil
-		}
-		return *c, nil
-	case T:
-		return c, nil
-	default:
-		var zero T
-		return zero, fmt.Errorf("reward term: config is %T, want %T", cfg, &zero)
-	}
-}
-
-// validationError joins the errors of a Validate method, or returns nil.
-func validationError(term string, errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("reward term %s: %w", term, errors.Join(errs...))
 }
 
 // stepSeconds is the step's length T in seconds: the window's duration when it has one,

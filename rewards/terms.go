@@ -60,7 +60,7 @@ var _ framework.RewardTerm = (*CPUUtil)(nil)
 
 // NewCPUUtil builds the term from a validated config.
 func NewCPUUtil(c CPUUtilConfig) (*CPUUtil, error) {
-	if err := validationError(TypeCPUUtil, c.Validate()); err != nil {
+	if err := framework.ValidationError("reward term "+TypeCPUUtil, c.Validate()); err != nil {
 		return nil, err
 	}
 	return &CPUUtil{cap: c.Cap}, nil
@@ -124,7 +124,7 @@ var _ framework.RewardTerm = (*ReplicaCost)(nil)
 
 // NewReplicaCost builds the term from a validated config.
 func NewReplicaCost(c ReplicaCostConfig) (*ReplicaCost, error) {
-	if err := validationError(TypeReplicaCost, c.Validate()); err != nil {
+	if err := framework.ValidationError("reward term "+TypeReplicaCost, c.Validate()); err != nil {
 		return nil, err
 	}
 	return &ReplicaCost{gpu: c.Basis == BasisGPU, gpuPerReplica: c.GPUPerReplica}, nil
@@ -228,7 +228,7 @@ func NewLatency(c LatencyConfig, slo time.Duration) (*Latency, error) {
 	if slo <= 0 {
 		errs = append(errs, fmt.Errorf("slo.latency: must be > 0 for the latency term, got %v", slo))
 	}
-	if err := validationError(TypeLatency, errs); err != nil {
+	if err := framework.ValidationError("reward term "+TypeLatency, errs); err != nil {
 		return nil, err
 	}
 	return &Latency{cfg: c, slo: msOf(slo)}, nil

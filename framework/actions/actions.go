@@ -2,7 +2,6 @@ package actions
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 
 	"github.com/scalelab/scalelab/framework"
@@ -24,7 +23,7 @@ func Register(r *framework.Registry) {
 		Doc:      "change desired replicas by −max_step … +max_step (Discrete, 2·max_step+1 actions)",
 		Defaults: func() any { c := DefaultReplicaDeltaConfig(); return &c },
 		New: func(_ framework.BuildContext, cfg any) (framework.ActionDesign, error) {
-			c, err := configOf(cfg, DefaultReplicaDeltaConfig)
+			c, err := framework.ConfigAs(cfg, DefaultReplicaDeltaConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -36,7 +35,7 @@ func Register(r *framework.Registry) {
 		Doc:      "set the replica count directly within [min_replicas, max_replicas] (Box, or Discrete with discrete: true)",
 		Defaults: func() any { c := DefaultReplicasConfig(); return &c },
 		New: func(bc framework.BuildContext, cfg any) (framework.ActionDesign, error) {
-			c, err := configOf(cfg, DefaultReplicasConfig)
+			c, err := framework.ConfigAs(cfg, DefaultReplicasConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -48,7 +47,7 @@ func Register(r *framework.Registry) {
 		Doc:      "choose the target CPU utilisation (percent) of an HPA that turns it into replicas (Discrete over targets)",
 		Defaults: func() any { c := DefaultHPATargetConfig(); return &c },
 		New: func(_ framework.BuildContext, cfg any) (framework.ActionDesign, error) {
-			c, err := configOf(cfg, DefaultHPATargetConfig)
+			c, err := framework.ConfigAs(cfg, DefaultHPATargetConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -60,7 +59,7 @@ func Register(r *framework.Registry) {
 		Doc:      "choose the serving batcher's max batch size and max queue delay (MultiDiscrete)",
 		Defaults: func() any { c := DefaultBatchingConfig(); return &c },
 		New: func(_ framework.BuildContext, cfg any) (framework.ActionDesign, error) {
-			c, err := configOf(cfg, DefaultBatchingConfig)
+			c, err := framework.ConfigAs(cfg, DefaultBatchingConfig)
 			if err != nil {
 				return nil, err
 			}
@@ -72,40 +71,13 @@ func Register(r *framework.Registry) {
 		Doc:      "choose the pods' CPU request in millicores (Discrete over cpu_requests_milli)",
 		Defaults: func() any { c := DefaultCPURequestConfig(); return &c },
 		New: func(_ framework.BuildContext, cfg any) (framework.ActionDesign, error) {
-			c, err := configOf(cfg, DefaultCPURequestConfig)
+			c, err := framework.ConfigAs(cfg, DefaultCPURequestConfig)
 			if err != nil {
 				return nil, err
 			}
 			return NewCPURequest(c)
 		},
 	})
-}
-
-// configOf returns the decoded config behind cfg (a *T from Defaults, or a T), or the
-// defaults when cfg is nil.
-func configOf[T any](cfg any, defaults func() T) (T, error) {
-	switch c := cfg.(type) {
-	case nil:
-		return defaults(), nil
-	case *T:
-		if c == nil {
-			return defaults(), nil
-		}
-		return *c, nil
-	case T:
-		return c, nil
-	default:
-		var zero T
-		return zero, fmt.Errorf("action design: config is %T, want %T", cfg, &zero)
-	}
-}
-
-// validationError joins the errors of a Validate method, or returns nil.
-func validationError(design string, errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("action design %s: %w", design, errors.Join(errs...))
 }
 
 // checkIncreasing reports the problems of a list that must be non-empty, strictly increasing

@@ -48,7 +48,7 @@ var _ framework.ActionDesign = (*Batching)(nil)
 
 // NewBatching builds the design from a validated config.
 func NewBatching(c BatchingConfig) (*Batching, error) {
-	if err := validationError(TypeBatching, c.Validate()); err != nil {
+	if err := framework.ValidationError("action design "+TypeBatching, c.Validate()); err != nil {
 		return nil, err
 	}
 	return &Batching{sizes: slices.Clone(c.MaxBatchSizes), delays: slices.Clone(c.MaxQueueDelays)}, nil

@@ -37,7 +37,7 @@ var _ framework.ActionDesign = (*CPURequest)(nil)
 
 // NewCPURequest builds the design from a validated config.
 func NewCPURequest(c CPURequestConfig) (*CPURequest, error) {
-	if err := validationError(TypeCPURequest, c.Validate()); err != nil {
+	if err := framework.ValidationError("action design "+TypeCPURequest, c.Validate()); err != nil {
 		return nil, err
 	}
 	return &CPURequest{requests: slices.Clone(c.CPURequestsMilli)}, nil

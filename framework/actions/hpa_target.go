@@ -37,7 +37,7 @@ var _ framework.ActionDesign = (*HPATarget)(nil)
 
 // NewHPATarget builds the design from a validated config.
 func NewHPATarget(c HPATargetConfig) (*HPATarget, error) {
-	if err := validationError(TypeHPATarget, c.Validate()); err != nil {
+	if err := framework.ValidationError("action design "+TypeHPATarget, c.Validate()); err != nil {
 		return nil, err
 	}
 	return &HPATarget{targets: slices.Clone(c.Targets)}, nil

@@ -34,7 +34,7 @@ var _ framework.ActionDesign = (*ReplicaDelta)(nil)
 
 // NewReplicaDelta builds the design from a validated config.
 func NewReplicaDelta(c ReplicaDeltaConfig) (*ReplicaDelta, error) {
-	if err := validationError(TypeReplicaDelta, c.Validate()); err != nil {
+	if err := framework.ValidationError("action design "+TypeReplicaDelta, c.Validate()); err != nil {
 		return nil, err
 	}
 	return &ReplicaDelta{maxStep: c.MaxStep}, nil
