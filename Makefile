@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/scalelab
 CONFIG ?= configs/seed.yaml
 
-.PHONY: all build test test-short bench lint run docs check-docs tools clean
+.PHONY: all build test test-short bench lint run docs check-docs tools clean seed-agent examples
 
 all: build
 
@@ -38,9 +38,26 @@ lint: tools
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
 
+## seed-agent: retrain the seed experiment's PPO checkpoint (configs/checkpoints/ppo-seed.json)
+seed-agent: build
+	./$(BIN) train configs/ppo-seed.yaml --out results/train/ppo-seed
+
 ## docs: regenerate docs/configuration.md from the code
 docs: build
 	./$(BIN) docs-config > docs/configuration.md
+
+## examples: regenerate the example reports in docs/examples: the seed experiment and the
+## three ablation studies at reduced scale (N = 3, mixed load, 10 min runs, a short PPO
+## budget) so that they take minutes; the numbers show the report, not the study's results
+EXAMPLE_SETS := --set experiment.repetitions=3 --set 'experiment.profiles=[mixed]' --set experiment.duration=10m \
+	--set experiment.warmup=1m --set policies.ppo.total_timesteps=2880
+examples: build
+	./$(BIN) run $(CONFIG) --out results/examples/seed -q --no-report
+	./$(BIN) report results/examples/seed --out docs/examples/seed --no-html --no-svg
+	for s in state reward action; do \
+	  ./$(BIN) sweep configs/ablation-$$s.yaml --out results/examples/ablation-$$s -q --no-report $(EXAMPLE_SETS) || exit 1; \
+	  ./$(BIN) report results/examples/ablation-$$s --out docs/examples/ablation-$$s --no-html --no-svg || exit 1; \
+	done
 
 ## tools: make sure a Go toolchain is available (installs one on a fresh Debian/Ubuntu)
 tools:

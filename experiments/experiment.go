@@ -2,12 +2,9 @@ package experiments
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/config"
 )
 
@@ -52,43 +49,13 @@ func (b *Builder) Root(out string) string {
 // the rest.
 func (b *Builder) RunExperiment(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
-	if err := os.MkdirAll(o.Root, 0o755); err != nil {
-		return nil, fmt.Errorf("results directory: %w", err)
-	}
-	infoPath := filepath.Join(o.Root, "experiment.json")
-	if err := b.Loaded.WriteResolved(filepath.Join(o.Root, "config.resolved.yaml")); err != nil {
-		return nil, err
-	}
-	cfg := b.Loaded.Config
-	info := ExperimentInfo{Name: cfg.Experiment.Name, ConfigFile: b.Loaded.File, ConfigHash: b.Loaded.Hash,
-		Seed: cfg.Experiment.Seed, Version: o.Version, Policies: b.PolicyNames(), Profiles: cfg.Experiment.Profiles,
-		Repetitions: cfg.Experiment.Repetitions, Baseline: cfg.Experiment.Baseline}
-	if err := framework.WriteJSONAtomic(infoPath, info); err != nil {
+	info, err := b.Prepare(o)
+	if err != nil {
 		return nil, err
 	}
 	outcomes, runErr := b.Run(ctx, o)
-	sum := Summarize(cfg.Experiment.Name, cfg.Experiment.Profiles, b.PolicyNames(), outcomes, 0.95)
-	res := &Result{Root: o.Root, Outcomes: outcomes, Summary: sum, Wall: time.Since(start)}
-	info.Runs = len(outcomes)
-	for _, oc := range outcomes {
-		if oc.Err != nil {
-			info.Failed++
-		}
-		if oc.Skipped {
-			info.Reused++
-		}
-	}
-	info.WallS = res.Wall.Seconds()
-	if err := framework.WriteJSONAtomic(infoPath, info); err != nil {
-		return res, err
-	}
-	if err := framework.WriteFileAtomic(filepath.Join(o.Root, "summary.md"), []byte(sum.Markdown())); err != nil {
-		return res, err
-	}
-	if err := framework.WriteFileAtomic(filepath.Join(o.Root, "summary.csv"), sum.CSV()); err != nil {
-		return res, err
-	}
-	if err := framework.WriteFileAtomic(filepath.Join(o.Root, "kpis.csv"), RunsCSV(outcomes)); err != nil {
+	res, err := b.Finish(o, info, outcomes, time.Since(start))
+	if err != nil {
 		return res, err
 	}
 	return res, runErr

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scalelab/scalelab/experiments"
 	"github.com/scalelab/scalelab/framework/config"
 )
 
@@ -33,6 +34,9 @@ func TestShippedConfigsValidate(t *testing.T) {
 	for _, f := range files {
 		if strings.Contains(f, "cartpole") || strings.Contains(f, "pendulum") || strings.Contains(f, "ppo-") {
 			continue // training configs are checked by `scalelab train` tests
+		}
+		if strings.Contains(f, "ablation-") {
+			continue // sweep files: TestAblationSweepsOpen loads every cell
 		}
 		if _, err := config.Load(f, nil, reg); err != nil {
 			t.Errorf("%s: %v", f, err)
@@ -87,5 +91,39 @@ func TestValidateRejectsBadConfig(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%s wrote %s despite the invalid config", verb, out)
 		}
+	}
+}
+
+// TestSeedAgentCheckpointMatchesConfig: configs/ppo-seed.yaml trains exactly the agent that
+// configs/seed.yaml evaluates (equal training hashes), and the committed checkpoint was
+// trained from that config, so the README's first command evaluates it without retraining.
+func TestSeedAgentCheckpointMatchesConfig(t *testing.T) {
+	reg := newRegistry()
+	hash := func(file string) string {
+		l, err := config.Load(file, nil, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &experiments.Builder{Loaded: l, Registry: reg}
+		h, err := b.TrainHash("ppo", "policies.ppo."+experiments.CheckpointKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	seed, train := hash("../../configs/seed.yaml"), hash("../../configs/ppo-seed.yaml")
+	if seed != train {
+		t.Fatalf("configs/seed.yaml and configs/ppo-seed.yaml define different agents (training hash %.12s vs %.12s): keep their state, action, reward, scenario and ppo keys identical", seed, train)
+	}
+	l, err := config.Load("../../configs/seed.yaml", nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := (&experiments.Builder{Loaded: l, Registry: reg}).StaleLearners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) > 0 {
+		t.Fatalf("the committed checkpoint is stale for %v: run `make seed-agent` and commit configs/checkpoints/ppo-seed.json", stale)
 	}
 }

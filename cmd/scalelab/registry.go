@@ -8,6 +8,7 @@ import (
 	"github.com/scalelab/scalelab/policies/baselines"
 	"github.com/scalelab/scalelab/policies/hpa"
 	"github.com/scalelab/scalelab/policies/plugin"
+	"github.com/scalelab/scalelab/policies/ppo"
 	"github.com/scalelab/scalelab/policies/wasm"
 	"github.com/scalelab/scalelab/rewards"
 	"github.com/scalelab/scalelab/sim"
@@ -25,6 +26,7 @@ func newRegistry() *framework.Registry {
 	hpa.Register(r)
 	baselines.Register(r)
 	plugin.Register(r)
+	ppo.Register(r)
 	wasm.Register(r)
 	return r
 }

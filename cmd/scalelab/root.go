@@ -43,7 +43,8 @@ or SCALELAB_EXPERIMENT__REPETITIONS=10 in the environment. docs/configuration.md
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newRunCmd(), newValidateCmd(), newVersionCmd(), newDocsCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newVersionCmd(), newDocsCmd(), newSweepCmd(), newRunIndexCmd(), newReportCmd(), newTrainCmd(), newEvalCmd())
+	root.AddCommand(newServeCmd(), newLoadgenCmd(), newCalibrateCmd())
 	return root
 }
 

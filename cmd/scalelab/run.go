@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scalelab/scalelab/experiments"
+	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/config"
 )
 
@@ -20,6 +21,8 @@ func newRunCmd() *cobra.Command {
 		out     string
 		workers int
 		quiet   bool
+		noRep   bool
+		rep     reportFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -29,7 +32,8 @@ the KPI table (mean ± 95 % confidence interval, Student t).
 
 Each run is written atomically to <out>/<experiment>/runs/<policy>/<profile>/rep-<k>/
 (trajectory.csv, kpis.json, run.json, latency_cdf.csv); the summary goes to summary.md,
-summary.csv and kpis.csv beside the resolved config. Rerunning the same config skips
+summary.csv and kpis.csv beside the resolved config, and the report (tests against the
+baseline, figures) to report.md and report.html: see 'scalelab report --help'. Rerunning the same config skips
 finished runs, so an interrupted experiment (Ctrl-C) continues where it stopped.
 
 Evaluation seeds are derived from experiment.seed per repetition and shared by all
@@ -46,6 +50,22 @@ policies: each repetition compares policies on the identical arrival sequence.`,
 			}
 			b := &experiments.Builder{Loaded: loaded, Registry: reg, Logger: slog.Default()}
 			root := b.Root(out)
+			// Learners without a checkpoint trained from this config train first.
+			trained, err := b.TrainStale(cmd.Context(), root, func(name string, p framework.TrainProgress) {
+				if p.Iteration%10 == 0 {
+					slog.Info("training before the runs", "policy", name, "iteration", p.Iteration, "step", p.GlobalStep, "mean_return", p.MeanReturn)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if len(trained) > 0 {
+				// The new checkpoints are referenced files: reload so the config hash covers them.
+				if loaded, err = config.Load(args[0], sets, reg); err != nil {
+					return err
+				}
+				b = &experiments.Builder{Loaded: loaded, Registry: reg, Logger: slog.Default()}
+			}
 			total := len(b.Matrix())
 			if workers == 0 {
 				workers = loaded.Config.Experiment.Workers
@@ -74,10 +94,15 @@ policies: each repetition compares policies on the identical arrival sequence.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "\n%d runs (%d reused from an earlier invocation) in %.1fs; results in %s (summary.md)\n",
 					len(res.Outcomes), reused, time.Since(start).Seconds(), root)
 			}
-			if err != nil {
-				if errors.Is(err, cmd.Context().Err()) && cmd.Context().Err() != nil {
-					return fmt.Errorf("interrupted: finished runs are kept in %s; rerun the same command to continue", root)
+			if err != nil && errors.Is(err, cmd.Context().Err()) && cmd.Context().Err() != nil {
+				return fmt.Errorf("interrupted: finished runs are kept in %s; rerun the same command to continue", root)
+			}
+			if res != nil && !noRep {
+				if rerr := writeReport(cmd, cmd.OutOrStdout(), []string{root}, rep.options("")); rerr != nil {
+					err = errors.Join(err, rerr)
 				}
+			}
+			if err != nil {
 				return fmt.Errorf("experiment finished with failures: %w", err)
 			}
 			return nil
@@ -87,6 +112,8 @@ policies: each repetition compares policies on the identical arrival sequence.`,
 	cmd.Flags().StringVar(&out, "out", "", "results directory (default <experiment.out>/<experiment.name>)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "parallel runs (default: experiment.workers, else the number of CPUs)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	cmd.Flags().BoolVar(&noRep, "no-report", false, "do not write the report (report.md, report.html, plots/) at the end")
+	rep.add(cmd, "report-")
 	return cmd
 }
 

@@ -377,10 +377,11 @@ func TestTranspose(t *testing.T) {
 }
 
 // TestGemmNT checks the kernel against the definition C[i][j] = bias[j] + Σₖ A[i][k]·B[j][k]
-// on shapes that exercise the four-column blocks and the remainder columns.
+// on shapes that exercise both paths (k below and from dotMinK), the four-column blocks
+// and the remainder columns.
 func TestGemmNT(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
-	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 8, 2}, {2, 6, 64}} {
+	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 8, 2}, {2, 6, 64}, {3, 9, 15}, {5, 7, 16}} {
 		m, n, k := s[0], s[1], s[2]
 		a, b, bias, c := make([]float64, m*k), make([]float64, n*k), make([]float64, n), make([]float64, m*n)
 		for i := range a {

@@ -1,0 +1,178 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/scalelab/scalelab/framework"
+	"github.com/scalelab/scalelab/framework/config"
+)
+
+// TrainedReporter is implemented by learning policies that can tell whether they already
+// hold a trained model (for example one loaded from a configured checkpoint). Policies that
+// implement framework.Trainer but not TrainedReporter are treated as untrained.
+type TrainedReporter interface {
+	Trained() bool
+}
+
+// ConfigHashSetter is implemented by learners that record the hash of the config they were
+// trained from in their checkpoints; TrainPolicy passes the training hash.
+type ConfigHashSetter interface {
+	SetConfigHash(hash string)
+}
+
+// BuildPolicy builds the named policy of the config as a run would (seed 0), for
+// inspection or training. The caller closes it if it implements io.Closer.
+func (b *Builder) BuildPolicy(name string) (framework.Policy, error) {
+	pc, ok := b.Loaded.Config.Policies[name]
+	if !ok {
+		return nil, fmt.Errorf("no policy %q in config", name)
+	}
+	names := b.Loaded.Config.State.Features
+	if len(pc.Features) > 0 {
+		names = pc.Features
+	}
+	feats, err := Features(names)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", name, err)
+	}
+	bc := b.context(name, 0)
+	bc.Features = feats
+	return b.Policy(name, bc)
+}
+
+// Learner reports whether the named policy learns (its built instance implements
+// framework.Trainer) and, if it does, whether it already holds a trained model
+// (TrainedReporter). Baselines report (false, false).
+func (b *Builder) Learner(name string) (learns, trained bool, err error) {
+	p, err := b.BuildPolicy(name)
+	if err != nil {
+		return false, false, err
+	}
+	defer closePolicy(p)
+	if _, ok := p.(framework.Trainer); !ok {
+		return false, false, nil
+	}
+	if r, ok := p.(TrainedReporter); ok {
+		trained = r.Trained()
+	}
+	return true, trained, nil
+}
+
+// Learners returns the configured policies that learn and hold no trained model yet, in
+// PolicyNames order.
+func (b *Builder) Learners() ([]string, error) {
+	var out []string
+	for _, n := range b.PolicyNames() {
+		learns, trained, err := b.Learner(n)
+		if err != nil {
+			return nil, err
+		}
+		if learns && !trained {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// TrainHash identifies everything that determines the training of one policy: the resolved
+// config without the keys that only select, place or measure evaluation runs
+// (experiment.name, out, workers, repetitions, baseline, warmup), without the other
+// policies and without the extra key paths in omit (such as the key naming the checkpoint
+// the training writes), plus the digests of the referenced files. Training environments
+// cycle through experiment.profiles for experiment.duration per episode, and their seeds
+// derive from experiment.seed, so those keys are part of the hash.
+func (b *Builder) TrainHash(policy string, omit ...string) (string, error) {
+	keys := []string{"experiment.name", "experiment.out", "experiment.workers", "experiment.repetitions",
+		"experiment.baseline", "experiment.warmup"}
+	names := make([]string, 0, len(b.Loaded.Config.Policies))
+	for n := range b.Loaded.Config.Policies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if n != policy {
+			keys = append(keys, "policies."+n)
+		}
+	}
+	keys = append(keys, omit...)
+	return config.HashOf(b.Loaded.Resolved, b.Loaded.Files, keys)
+}
+
+// trainEnv maps the episode seeds a trainer asks for into the training seed stream.
+type trainEnv struct {
+	framework.Env
+	experimentSeed uint64
+}
+
+// Reset starts an episode under TrainSeed(experiment seed, seed).
+func (e trainEnv) Reset(ctx context.Context, seed uint64) (framework.Observation, error) {
+	return e.Env.Reset(ctx, TrainSeed(e.experimentSeed, int(seed)))
+}
+
+// TrainEnvFactory returns the environment factory a framework.Trainer trains on: NewEnv's
+// environments whose episode seeds are mapped through TrainSeed of the experiment seed.
+// Whatever seeds a trainer draws (PPO resets environment e with seed+e), no training
+// episode runs under an evaluation seed, and the mapping is a bijection, so distinct
+// trainer seeds stay distinct episodes.
+func (b *Builder) TrainEnvFactory(opts EnvOptions) func(index int, seed uint64) (framework.Env, error) {
+	expSeed := b.Loaded.Config.Experiment.Seed
+	return func(index int, _ uint64) (framework.Env, error) {
+		env, err := b.NewEnv(opts, index)
+		if err != nil {
+			return nil, err
+		}
+		return trainEnv{Env: env, experimentSeed: expSeed}, nil
+	}
+}
+
+// TrainPolicy builds the named policy and trains it through framework.Trainer on
+// TrainEnvFactory's environments, writing the trainer's files into outDir. hash, when not
+// empty, is passed to learners that record it (ConfigHashSetter). Training budget and
+// hyper-parameters are the policy's own config.
+func (b *Builder) TrainPolicy(ctx context.Context, name, outDir, hash string, progress func(framework.TrainProgress)) error {
+	p, err := b.BuildPolicy(name)
+	if err != nil {
+		return err
+	}
+	defer closePolicy(p)
+	tr, ok := p.(framework.Trainer)
+	if !ok {
+		return fmt.Errorf("policy %s (%s) does not learn: it does not implement framework.Trainer", name, b.Loaded.Config.Policies[name].Type)
+	}
+	if hs, ok := p.(ConfigHashSetter); ok && hash != "" {
+		hs.SetConfigHash(hash)
+	}
+	factory := b.TrainEnvFactory(EnvOptions{Policy: name})
+	if in, ok := p.(framework.Initializer); ok {
+		env, err := factory(0, 0)
+		if err != nil {
+			return fmt.Errorf("policy %s: training environment: %w", name, err)
+		}
+		specs := env.Specs()
+		if err := env.Close(); err != nil {
+			return fmt.Errorf("policy %s: close training environment: %w", name, err)
+		}
+		if err := in.Init(specs); err != nil {
+			return fmt.Errorf("policy %s: init: %w", name, err)
+		}
+	}
+	if progress == nil {
+		progress = func(framework.TrainProgress) {}
+	}
+	if err := tr.Train(ctx, factory, outDir, progress); err != nil {
+		return fmt.Errorf("train policy %s: %w", name, err)
+	}
+	return nil
+}
+
+func closePolicy(p framework.Policy) {
+	if c, ok := p.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+}
+
+// ErrTrainingMissing marks a run whose learning policy has not been trained yet.
+var ErrTrainingMissing = errors.New("training not finished")
