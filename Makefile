@@ -47,12 +47,13 @@ docs: build
 	./$(BIN) docs-config > docs/configuration.md
 
 ## examples: regenerate the example reports in docs/examples: the seed experiment and the
-## three ablation studies at reduced scale (N = 3, mixed load, 10 min runs, a short PPO
-## budget) so that they take minutes; the numbers show the report, not the study's results
+## three ablation studies at reduced scale (N = 3, mixed load, 10 min runs, a PPO budget of
+## six iterations) so that they take minutes; the numbers show the report, not results
 EXAMPLE_SETS := --set experiment.repetitions=3 --set 'experiment.profiles=[mixed]' --set experiment.duration=10m \
 	--set experiment.warmup=1m --set policies.ppo.total_timesteps=2880
 examples: build
-	./$(BIN) run $(CONFIG) --out results/examples/seed -q --no-report
+	./$(BIN) run $(CONFIG) --out results/examples/seed -q --no-report $(EXAMPLE_SETS) \
+	  --set policies.ppo.checkpoint=../results/examples/seed-ppo.json
 	./$(BIN) report results/examples/seed --out docs/examples/seed --no-html --no-svg
 	for s in state reward action; do \
 	  ./$(BIN) sweep configs/ablation-$$s.yaml --out results/examples/ablation-$$s -q --no-report $(EXAMPLE_SETS) || exit 1; \

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scalelab/scalelab/internal/realtimetest"
 	"github.com/scalelab/scalelab/serve"
 	"github.com/scalelab/scalelab/sim"
 )
@@ -184,6 +185,7 @@ func TestRecoversEmulatorParameters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("calibration sweep of ~20 s; run without -short")
 	}
+	realtimetest.Exclusive(t)
 	res, sc := calibrateEmulator(t, map[string]any{
 		"model":    map[string]any{"cpu_per_request": "200us", "jitter_cv": 0.05},
 		"workload": map[string]any{"cpu_limit": "2"},
@@ -209,6 +211,7 @@ func TestRecoversLaunchBoundFloor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("calibration sweep of ~25 s; run without -short")
 	}
+	realtimetest.Exclusive(t)
 	res, sc := calibrateEmulator(t, map[string]any{
 		"model":    map[string]any{"t_min": "3ms", "t_fixed": "1ms", "t_per_image": "200us", "jitter_cv": 0.08, "cpu_per_request": "100us"},
 		"workload": map[string]any{"cpu_limit": "2"},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/config"
@@ -61,29 +63,14 @@ func (b *Builder) Learner(name string) (learns, trained bool, err error) {
 	return true, trained, nil
 }
 
-// Learners returns the configured policies that learn and hold no trained model yet, in
-// PolicyNames order.
-func (b *Builder) Learners() ([]string, error) {
-	var out []string
-	for _, n := range b.PolicyNames() {
-		learns, trained, err := b.Learner(n)
-		if err != nil {
-			return nil, err
-		}
-		if learns && !trained {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
 // TrainHash identifies everything that determines the training of one policy: the resolved
 // config without the keys that only select, place or measure evaluation runs
 // (experiment.name, out, workers, repetitions, baseline, warmup), without the other
 // policies and without the extra key paths in omit (such as the key naming the checkpoint
-// the training writes), plus the digests of the referenced files. Training environments
-// cycle through experiment.profiles for experiment.duration per episode, and their seeds
-// derive from experiment.seed, so those keys are part of the hash.
+// the training writes), plus the digests of the referenced files except those that the
+// omitted keys name (the checkpoint is the training's output, not its input). Training
+// environments cycle through experiment.profiles for experiment.duration per episode, and
+// their seeds derive from experiment.seed, so those keys are part of the hash.
 func (b *Builder) TrainHash(policy string, omit ...string) (string, error) {
 	keys := []string{"experiment.name", "experiment.out", "experiment.workers", "experiment.repetitions",
 		"experiment.baseline", "experiment.warmup"}
@@ -98,7 +85,35 @@ func (b *Builder) TrainHash(policy string, omit ...string) (string, error) {
 		}
 	}
 	keys = append(keys, omit...)
-	return config.HashOf(b.Loaded.Resolved, b.Loaded.Files, keys)
+	outputs := map[string]bool{}
+	for _, k := range omit {
+		if v, ok := lookup(b.Loaded.Resolved, k).(string); ok && v != "" {
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(b.Loaded.BaseDir, v)
+			}
+			outputs[filepath.Clean(v)] = true
+		}
+	}
+	var files []config.FileDigest
+	for _, f := range b.Loaded.Files {
+		if !outputs[filepath.Clean(f.Abs)] {
+			files = append(files, f)
+		}
+	}
+	return config.HashOf(b.Loaded.Resolved, files, keys)
+}
+
+// lookup returns the value at a dotted key path of a resolved config (nil if absent).
+func lookup(m map[string]any, key string) any {
+	var cur any = m
+	for _, seg := range strings.Split(key, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[seg]
+	}
+	return cur
 }
 
 // trainEnv maps the episode seeds a trainer asks for into the training seed stream.

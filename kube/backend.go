@@ -51,6 +51,7 @@ type Backend struct {
 	deadline time.Time // the end of the last Advance: decisions keep to Reset + k·Δ
 	running  bool      // the load driver runs
 	closed   bool
+	attached bool // Reset joins the workload as it is (the agent)
 }
 
 var _ framework.Backend = (*Backend)(nil)
@@ -114,6 +115,15 @@ func (b *Backend) Episode() uint64 { return b.episode.Load() }
 // Now is the wall clock.
 func (b *Backend) Now() time.Time { return b.now() }
 
+// Attach makes later Resets join the workload as it is: no HPA removal, no scaling, no
+// wait — only the load (if any) starts and the decision clock restarts. The in-cluster
+// agent runs this way: it takes over a live workload instead of starting an experiment.
+func (b *Backend) Attach(on bool) {
+	b.mu.Lock()
+	b.attached = on
+	b.mu.Unlock()
+}
+
 // Reset starts an episode: it stops the previous episode's load, deletes the HPAs
 // scalelab created for the workload, sets the initial replicas (refused with
 // ErrHPAConflict when another HPA controls the workload, unless manage_hpa), waits until
@@ -125,10 +135,15 @@ func (b *Backend) Reset(ctx context.Context, ep framework.Episode) error {
 		b.mu.Unlock()
 		return errors.New("kubernetes backend: closed")
 	}
+	attached := b.attached
 	b.mu.Unlock()
 	b.episode.Add(1)
 	if err := b.stopLoad(); err != nil {
 		b.log.Warn("kubernetes backend: stopping the previous load", "err", err)
+	}
+	if attached {
+		b.log.Info("kubernetes backend: attached to the workload as it is", "workload", b.target.Workload.String(), "namespace", b.target.Namespace)
+		return b.startEpisode(ctx, ep)
 	}
 	deleted, err := b.target.DeleteScalelabHPAs(ctx)
 	if err != nil {
@@ -155,6 +170,11 @@ func (b *Backend) Reset(ctx context.Context, ep framework.Episode) error {
 		return fmt.Errorf("kubernetes backend: reset: %w", err)
 	}
 	b.log.Info("kubernetes backend: workload steady", "replicas", n, "waited", b.now().Sub(start).Round(time.Millisecond))
+	return b.startEpisode(ctx, ep)
+}
+
+// startEpisode starts the load and the decision clock.
+func (b *Backend) startEpisode(ctx context.Context, ep framework.Episode) error {
 	if b.load != nil {
 		if err := b.load.Start(ctx, ep); err != nil {
 			return fmt.Errorf("kubernetes backend: reset: start the load: %w", err)

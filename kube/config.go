@@ -52,7 +52,7 @@ const (
 // WorkloadRef names the scaled workload.
 type WorkloadRef struct {
 	Kind string `mapstructure:"kind" doc:"kind of the scaled workload: Deployment or StatefulSet" default:"Deployment"`
-	Name string `mapstructure:"name" doc:"name of the scaled workload" default:"mobilenetv4"`
+	Name string `mapstructure:"name" doc:"name of the scaled workload" default:"triton-mobilenetv4"`
 }
 
 // String is "Kind/name".
@@ -95,7 +95,7 @@ type Config struct {
 func DefaultConfig() *Config {
 	return &Config{
 		Namespace:     "default",
-		Workload:      WorkloadRef{Kind: KindDeployment, Name: "mobilenetv4"},
+		Workload:      WorkloadRef{Kind: KindDeployment, Name: "triton-mobilenetv4"},
 		CPUResize:     CPUResizeNone,
 		Triton:        TritonConfig{Port: 8000, Timeout: 30 * time.Second},
 		PodMetrics:    true,

@@ -22,13 +22,6 @@ func Register(r *framework.Registry) {
 		Type:     Type,
 		Doc:      "a real Kubernetes cluster on wall-clock time, through client-go (docs/real-cluster.md)",
 		Defaults: func() any { return DefaultConfig() },
-		Files: func(baseDir string, cfg any) []string {
-			c, ok := cfg.(*Config)
-			if !ok || c.Kubeconfig == "" {
-				return nil
-			}
-			return []string{c.Kubeconfig}
-		},
 		New: func(bc framework.BuildContext, cfg any) (framework.Backend, error) {
 			c, err := framework.ConfigAs(cfg, DefaultConfig)
 			if err != nil {

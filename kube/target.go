@@ -44,9 +44,6 @@ type Target struct {
 	Logger       *slog.Logger
 
 	conflicts atomic.Int64
-	// BeforeWrite, when set (tests), runs before each optimistic write attempt: a test
-	// makes a competing write there to force a conflict.
-	BeforeWrite func(what string, attempt int)
 }
 
 // NewTarget returns the target of a backend config.
@@ -68,9 +65,6 @@ func (t *Target) Retry(what string, f func() error) error {
 	attempt := 0
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		attempt++
-		if t.BeforeWrite != nil {
-			t.BeforeWrite(what, attempt)
-		}
 		err := f()
 		if apierrors.IsConflict(err) {
 			t.conflicts.Add(1)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/load"
+	"github.com/scalelab/scalelab/internal/realtimetest"
 	"github.com/scalelab/scalelab/kserve"
 	"github.com/scalelab/scalelab/serve"
 	"github.com/scalelab/scalelab/sim"
@@ -264,6 +265,7 @@ func emulator(t *testing.T, set map[string]any) (*serve.Server, string) {
 // emulator, which decodes and validates each request (400 on anything malformed); with
 // response validation on, every answer is decoded too.
 func TestEveryPayloadModeIsAValidRequest(t *testing.T) {
+	realtimetest.Exclusive(t)
 	srv, url := emulator(t, nil)
 	modes := []struct{ payload, encoding string }{
 		{PayloadFP32, EncodingJSON}, {PayloadFP32, EncodingBinary},
@@ -301,6 +303,7 @@ func TestEveryPayloadModeIsAValidRequest(t *testing.T) {
 // takes 30 ms: with a 40 ms SLO and a 100 ms client timeout at 60 req/s, some answers are
 // late and some requests time out.
 func TestDropsAndSLOViolationsAreCounted(t *testing.T) {
+	realtimetest.Exclusive(t)
 	_, url := emulator(t, map[string]any{
 		"model":   map[string]any{"t_fixed": "30ms", "t_per_image": "0s", "jitter": "deterministic", "cpu_per_request": "0s"},
 		"serving": map[string]any{"max_batch_size": 1},

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/scalelab/scalelab/internal/realtimetest"
 	"github.com/scalelab/scalelab/kserve"
 	"github.com/scalelab/scalelab/sim"
 )
@@ -90,6 +91,7 @@ func post(t *testing.T, url string, req kserve.Request, binary bool) (*http.Resp
 }
 
 func TestInferPayloadModes(t *testing.T) {
+	realtimetest.Exclusive(t)
 	_, hs := newTestServer(t, testScenario(t, nil), nil)
 	url := hs.URL + "/v2/models/mobilenetv4/infer"
 	fp := make([]float32, 2*3*4*4)
@@ -195,6 +197,7 @@ func TestInferRejectsInvalidRequests(t *testing.T) {
 }
 
 func TestHealthReadinessAndMetadata(t *testing.T) {
+	realtimetest.Exclusive(t)
 	_, hs := newTestServer(t, testScenario(t, nil), func(c *Config) { c.ReadyAfter = 300 * time.Millisecond })
 	get := func(path string) (int, []byte) {
 		resp, err := http.Get(hs.URL + path)
@@ -278,6 +281,7 @@ next:
 }
 
 func TestMetricsAfterConcurrentRequests(t *testing.T) {
+	realtimetest.Exclusive(t)
 	// Ten concurrent requests on one instance with max_batch_size 32 and no delay, with
 	// t(b) = 200 ms + 1 ms·b: the first runs alone (201 ms), the other nine (sent 5 ms
 	// later, queued while it runs) as one batch of 9 (209 ms). Triton counts: success 10,
@@ -360,6 +364,7 @@ func TestMetricsAfterConcurrentRequests(t *testing.T) {
 }
 
 func TestQueueFullAnswers503(t *testing.T) {
+	realtimetest.Exclusive(t)
 	// max_queue_size 1: while one request runs (21 ms) and one waits, a third is rejected.
 	_, hs := newTestServer(t, testScenario(t, map[string]any{"serving": map[string]any{"max_queue_size": 1, "max_batch_size": 1}}), nil)
 	in := kserve.Tensor{Name: "input", Datatype: kserve.UINT8, Shape: []int64{1, 3, 4, 4}, Data: make([]byte, 48)}

@@ -9,7 +9,7 @@ import (
 )
 
 // quick shortens the seed experiment for tests.
-var quick = []string{"--set", "experiment.duration=6m", "--set", "experiment.warmup=1m", "--set", "experiment.repetitions=2", "-q"}
+var quick = []string{"--train=never", "--set", "experiment.duration=6m", "--set", "experiment.warmup=1m", "--set", "experiment.repetitions=2", "-q"}
 
 func readRuns(t *testing.T, root string) map[string][]byte {
 	t.Helper()
@@ -46,7 +46,7 @@ func TestSeedExperimentDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run a: %v\n%s", err, outA)
 	}
-	for _, want := range []string{"profile low", "profile high", "profile mixed", "hpa", "kpa", "threshold", "static-max", "p95 ms"} {
+	for _, want := range []string{"profile low", "profile high", "profile mixed", "hpa", "kpa", "threshold", "static-max", "ppo", "p95 ms"} {
 		if !strings.Contains(outA, want) {
 			t.Errorf("summary lacks %q:\n%s", want, outA)
 		}

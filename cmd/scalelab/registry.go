@@ -1,10 +1,13 @@
 package main
 
 import (
+	actuatorkube "github.com/scalelab/scalelab/actuators/kube"
 	actuatorsim "github.com/scalelab/scalelab/actuators/sim"
+	collectorkube "github.com/scalelab/scalelab/collectors/kube"
 	collectorsim "github.com/scalelab/scalelab/collectors/sim"
 	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/actions"
+	"github.com/scalelab/scalelab/kube"
 	"github.com/scalelab/scalelab/policies/baselines"
 	"github.com/scalelab/scalelab/policies/hpa"
 	"github.com/scalelab/scalelab/policies/plugin"
@@ -21,6 +24,9 @@ func newRegistry() *framework.Registry {
 	sim.Register(r)
 	collectorsim.Register(r)
 	actuatorsim.Register(r)
+	kube.Register(r)
+	collectorkube.Register(r)
+	actuatorkube.Register(r)
 	actions.Register(r)
 	rewards.Register(r)
 	hpa.Register(r)

@@ -45,6 +45,7 @@ or SCALELAB_EXPERIMENT__REPETITIONS=10 in the environment. docs/configuration.md
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(newRunCmd(), newValidateCmd(), newVersionCmd(), newDocsCmd(), newSweepCmd(), newRunIndexCmd(), newReportCmd(), newTrainCmd(), newEvalCmd())
 	root.AddCommand(newServeCmd(), newLoadgenCmd(), newCalibrateCmd())
+	root.AddCommand(newAgentCmd())
 	return root
 }
 

@@ -17,12 +17,13 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var (
-		sets    []string
-		out     string
-		workers int
-		quiet   bool
-		noRep   bool
-		rep     reportFlags
+		sets      []string
+		out       string
+		workers   int
+		quiet     bool
+		noRep     bool
+		rep       reportFlags
+		trainMode string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -51,20 +52,33 @@ policies: each repetition compares policies on the identical arrival sequence.`,
 			b := &experiments.Builder{Loaded: loaded, Registry: reg, Logger: slog.Default()}
 			root := b.Root(out)
 			// Learners without a checkpoint trained from this config train first.
-			trained, err := b.TrainStale(cmd.Context(), root, func(name string, p framework.TrainProgress) {
-				if p.Iteration%10 == 0 {
-					slog.Info("training before the runs", "policy", name, "iteration", p.Iteration, "step", p.GlobalStep, "mean_return", p.MeanReturn)
-				}
-			})
-			if err != nil {
-				return err
-			}
-			if len(trained) > 0 {
-				// The new checkpoints are referenced files: reload so the config hash covers them.
-				if loaded, err = config.Load(args[0], sets, reg); err != nil {
+			switch trainMode {
+			case "auto":
+				trained, err := b.TrainStale(cmd.Context(), root, func(name string, p framework.TrainProgress) {
+					if p.Iteration%10 == 0 {
+						slog.Info("training before the runs", "policy", name, "iteration", p.Iteration, "step", p.GlobalStep, "mean_return", p.MeanReturn)
+					}
+				})
+				if err != nil {
 					return err
 				}
-				b = &experiments.Builder{Loaded: loaded, Registry: reg, Logger: slog.Default()}
+				if len(trained) > 0 {
+					// The new checkpoints are referenced files: reload so the config hash covers them.
+					if loaded, err = config.Load(args[0], sets, reg); err != nil {
+						return err
+					}
+					b = &experiments.Builder{Loaded: loaded, Registry: reg, Logger: slog.Default()}
+				}
+			case "never":
+				stale, err := b.StaleLearners()
+				if err != nil {
+					return err
+				}
+				for n := range stale {
+					slog.Warn("evaluating a checkpoint not trained from this config (--train=never)", "policy", n)
+				}
+			default:
+				return fmt.Errorf("--train: %q is not auto or never", trainMode)
 			}
 			total := len(b.Matrix())
 			if workers == 0 {
@@ -113,6 +127,7 @@ policies: each repetition compares policies on the identical arrival sequence.`,
 	cmd.Flags().IntVar(&workers, "workers", 0, "parallel runs (default: experiment.workers, else the number of CPUs)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	cmd.Flags().BoolVar(&noRep, "no-report", false, "do not write the report (report.md, report.html, plots/) at the end")
+	cmd.Flags().StringVar(&trainMode, "train", "auto", "learners whose checkpoint was not trained from this config: auto (train them first) or never (evaluate the checkpoint as it is)")
 	rep.add(cmd, "report-")
 	return cmd
 }

@@ -59,13 +59,17 @@ its training: it waits up to --wait-train for another pod to finish it.`,
 				if err != nil {
 					return err
 				}
+				// TrainIndex checked the index.
 				t := s.Trainings[index]
 				fmt.Fprintf(w, "training %d (%s, cells %v): %s in %s\n", index, t.Policy, t.Cells, doneWord(reused), t.Dir)
 				return nil
 			}
 			oc, err := s.RunIndex(cmd.Context(), index, o)
 			if err != nil {
-				return fmt.Errorf("run %d (%s): %w", index, s.Runs[index].Dir(), err)
+				if index < len(s.Runs) {
+					return fmt.Errorf("run %d (%s): %w", index, s.Runs[index].Dir(), err)
+				}
+				return err
 			}
 			fmt.Fprintf(w, "run %d: %s in %s\n", index, doneWord(oc.Skipped), s.Runs[index].Dir())
 			return nil

@@ -14,7 +14,8 @@ import (
 )
 
 // TestAblationSweepsOpen loads every cell of the example studies strictly and checks the
-// plan docs/experiments.md describes: the cells, and one PPO training per cell.
+// plan docs/experiments.md describes: the cells, and a PPO training per cell (but for the
+// full-design cell when the seed's committed checkpoint is fresh: it is evaluated as is).
 func TestAblationSweepsOpen(t *testing.T) {
 	want := map[string][]string{
 		"ablation-state":  {"state=full", "state=no-gpu", "state=no-queue", "state=no-gpu-no-queue"},
@@ -40,7 +41,7 @@ func TestAblationSweepsOpen(t *testing.T) {
 		if strings.Join(ids, " ") != strings.Join(want[name], " ") {
 			t.Errorf("%s: cells %v, want %v", name, ids, want[name])
 		}
-		if len(s.Trainings) != len(s.Cells) || s.Trainings[0].Policy != "ppo" {
+		if len(s.Trainings) < len(s.Cells)-1 || len(s.Trainings) > len(s.Cells) || s.Trainings[0].Policy != "ppo" {
 			t.Errorf("%s: %d trainings, want one PPO training per cell", name, len(s.Trainings))
 		}
 		s.Close()
@@ -64,7 +65,7 @@ func TestSweepCommand(t *testing.T) {
 set:
   experiment.duration: 4m
   experiment.warmup: 1m
-  experiment.repetitions: 2
+  experiment.repetitions: 1
   experiment.profiles: [high]
   policies.ppo: {type: ppo, total_timesteps: 480, num_envs: 4, num_steps: 120, update_epochs: 2}
 axes:
@@ -80,8 +81,8 @@ axes:
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	// 2 cells × 5 policies (hpa, kpa, ppo, static-max, threshold) × 1 profile × 2 reps.
-	for _, want := range []string{"mini: 2 cells, 20 runs (20 executed, 0 reused, 0 failed), 2 trainings (0 reused)", "report: "} {
+	// 2 cells × 5 policies (hpa, kpa, ppo, static-max, threshold) × 1 profile × 1 repetition.
+	for _, want := range []string{"mini: 2 cells, 10 runs (10 executed, 0 reused, 0 failed), 2 trainings (0 reused)", "report: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -90,13 +91,13 @@ axes:
 	if err != nil || !bytes.Contains(md, []byte("## Axis `cost`")) || !bytes.Contains(md, []byte("## Training")) {
 		t.Errorf("sweep report lacks the axis or the training section (%v)", err)
 	}
-	k, err := os.ReadFile(filepath.Join(root, "cells/cost=1/runs/ppo/high/rep-1/kpis.json"))
+	k, err := os.ReadFile(filepath.Join(root, "cells/cost=1/runs/ppo/high/rep-0/kpis.json"))
 	if err != nil || !bytes.Contains(k, []byte(`"fallback_steps": 0`)) {
 		t.Errorf("the trained agent's run fell back (untrained?): %v\n%s", err, k)
 	}
 	// Rerun: everything reused.
 	out, err = runCLI(t, "sweep", file, "--out", root, "-q", "--no-report")
-	if err != nil || !strings.Contains(out, "(0 executed, 20 reused, 0 failed), 2 trainings (2 reused)") {
+	if err != nil || !strings.Contains(out, "(0 executed, 10 reused, 0 failed), 2 trainings (2 reused)") {
 		t.Errorf("rerun did not reuse: %v\n%s", err, out)
 	}
 	// run-index of a finished run skips it; an index past the end fails.
@@ -104,8 +105,8 @@ axes:
 	if err != nil || !strings.Contains(out, "run 3: already finished") {
 		t.Errorf("run-index: %v\n%s", err, out)
 	}
-	if _, err := runCLI(t, "run-index", file, "--out", root, "--index", "20"); err == nil {
-		t.Error("run-index 20 of 20 runs accepted")
+	if _, err := runCLI(t, "run-index", file, "--out", root, "--index", "10"); err == nil {
+		t.Error("run-index 10 of 10 runs accepted")
 	}
 	// The Indexed Jobs, run from the folder that holds the sweep.
 	wd, _ := os.Getwd()
@@ -122,7 +123,7 @@ axes:
 		t.Fatalf("%d manifests, want the training and the evaluation Job", len(docs))
 	}
 	var eval batchv1.Job
-	if err := sigsyaml.UnmarshalStrict([]byte(docs[1]), &eval); err != nil || *eval.Spec.Completions != 20 {
+	if err := sigsyaml.UnmarshalStrict([]byte(docs[1]), &eval); err != nil || *eval.Spec.Completions != 10 {
 		t.Errorf("evaluation Job: %v, completions %v", err, eval.Spec.Completions)
 	}
 	// The report command on the root.

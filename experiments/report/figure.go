@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -59,11 +60,59 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 		a.Label.TextStyle.Font.Size = fontSize
 		a.Tick.Label.Font.Size = fontSize - 1
 	}
+	p.Y.Tick.Marker = preciseTicks{}
 	g := plotter.NewGrid()
 	g.Vertical.Color = nil
 	g.Horizontal.Color = color.Gray{Y: 225}
 	p.Add(g)
 	return p
+}
+
+// preciseTicks are gonum's default tick positions with labels written with as many
+// decimals as the tick spacing needs (gonum may print 1.94 twice for 1.9395 and 1.9405,
+// or 3e+03 for 3000).
+type preciseTicks struct{}
+
+func (preciseTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return nil
+	}
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	var major []float64
+	for _, t := range ticks {
+		if t.Label != "" {
+			major = append(major, t.Value)
+		}
+	}
+	if len(major) < 2 {
+		return ticks
+	}
+	step := math.Abs(major[1] - major[0])
+	big := math.Max(math.Abs(major[0]), math.Abs(major[len(major)-1]))
+	for i := range ticks {
+		if ticks[i].Label == "" {
+			continue
+		}
+		ticks[i].Label = tickLabel(ticks[i].Value, step, big)
+	}
+	return ticks
+}
+
+// tickLabel writes v with the decimals a tick spacing of step needs; very small or very
+// large scales use exponent notation.
+func tickLabel(v, step, big float64) string {
+	if step < 1e-4 || big >= 1e7 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	d := max(0, int(math.Ceil(-math.Log10(step)-1e-9)))
+	// A spacing like 0.25 or 0.0016 needs one decimal more than its leading digit.
+	if r := step * math.Pow10(d); math.Abs(r-math.Round(r)) > 1e-6 {
+		d++
+	}
+	if math.Abs(v) < step/1e6 {
+		v = 0
+	}
+	return strconv.FormatFloat(v, 'f', d, 64)
 }
 
 // legendItem is one entry of a figure's legend strip.
@@ -201,6 +250,13 @@ type fillThumb struct{ c color.Color }
 
 func (t fillThumb) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(t.c, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}})
+}
+
+// glyphThumb is a legend thumbnail: one glyph.
+type glyphThumb struct{ style draw.GlyphStyle }
+
+func (t glyphThumb) Thumbnail(c *draw.Canvas) {
+	c.DrawGlyph(t.style, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2})
 }
 
 // lineThumb is a legend thumbnail: a horizontal line.

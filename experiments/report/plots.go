@@ -297,7 +297,8 @@ func replicasFigure(e *Experiment, a *Analysis, profile string, colors map[strin
 }
 
 // decadeTicks marks an axis holding log10 of the data: the decades labelled with their
-// value (0.01, 0.1, 1, 10, 1e-05 ...) and unlabelled minor ticks at 2–9 times each.
+// value (0.01, 0.1, 1, 10, 1e-05 ...) and minor ticks at 2–9 times each (2× and 5×
+// labelled too when the axis spans less than two decades).
 type decadeTicks struct{}
 
 func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
@@ -305,14 +306,19 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 	if !(hi > lo) {
 		return out
 	}
+	// Fewer than two decades in range: label 2× and 5× too.
+	few := math.Floor(hi)-math.Ceil(lo) < 1
 	for e := int(math.Floor(lo)); e <= int(math.Ceil(hi)); e++ {
-		if v := float64(e); v >= lo && v <= hi {
-			out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(math.Pow10(e), 'g', -1, 64)})
-		}
-		for m := 2; m <= 9; m++ {
-			if v := float64(e) + math.Log10(float64(m)); v >= lo && v <= hi {
-				out = append(out, plot.Tick{Value: v})
+		for m := 1; m <= 9; m++ {
+			v := float64(e) + math.Log10(float64(m))
+			if v < lo || v > hi {
+				continue
 			}
+			t := plot.Tick{Value: v}
+			if m == 1 || few && (m == 2 || m == 5) {
+				t.Label = strconv.FormatFloat(float64(m)*math.Pow10(e), 'g', -1, 64)
+			}
+			out = append(out, t)
 		}
 	}
 	return out

@@ -82,8 +82,12 @@ func (r *renderer) sweepDocument(ctx context.Context, st *Study) (*document, [][
 			expected += e.Cell.Runs
 		}
 	}
-	d.p("A sweep over %d axis(es) in %s mode: %d cells, each an experiment of its own (the base config with the cell's overrides), "+
-		"compared with the baseline `%s` within each cell on common random numbers.", len(in.Axes), in.Mode, len(in.Cells), baseline)
+	axes := fmt.Sprintf("%d axes", len(in.Axes))
+	if len(in.Axes) == 1 {
+		axes = "one axis"
+	}
+	d.p("A sweep over %s in %s mode: %d cells, each an experiment of its own (the base config with the cell's overrides), "+
+		"compared with the baseline `%s` within each cell on common random numbers.", axes, in.Mode, len(in.Cells), baseline)
 	d.h(2, "Provenance")
 	roots := make([]string, len(st.Roots))
 	for i, rt := range st.Roots {
@@ -153,7 +157,7 @@ func (r *renderer) sweepDocument(ctx context.Context, st *Study) (*document, [][
 			sets = append(sets, fmt.Sprintf("%s:\n  %s", e.Cell.ID, strings.Join(e.Cell.Sets, "\n  ")))
 		}
 	}
-	d.add(codeBlock{summary: "Each cell's overrides of the base config, in the order applied (reproduce a cell with `scalelab run BASE --set ...`)",
+	d.add(codeBlock{summary: "Each cell's overrides of the base config, in the order applied; the sweep's own --set overrides follow, then the trained checkpoints (reproduce a cell with `scalelab run BASE --set ...`, or read its config.resolved.yaml)",
 		text: strings.Join(sets, "\n")})
 
 	// Effects per cell.
@@ -344,6 +348,120 @@ func pooled(st *Study, axis, label, profile, policy, kpi string) []float64 {
 	return xs
 }
 
+// glyphShapes mark an axis' values in its figure (colour marks the policy).
+var glyphShapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{},
+	draw.RingGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}, draw.PlusGlyph{}}
+
+// axisFigure: per profile, p95 latency against mean replicas (the cost) for every value of
+// the axis (glyph shape) and policy (colour), with 95 % CI error bars both ways: the better
+// design at equal cost lies lower. Points far above the rest (more than 4 × the upper
+// quartile of the latencies) would squash the others: they are drawn at the top edge with
+// their value written beside them.
+func axisFigure(st *Study, ax sweep.AxisInfo, profiles, policies []string, baseline string, colors map[string]color.Color) *fig {
+	type pt struct {
+		x, y stats.Summary
+	}
+	data := map[[3]string]pt{}
+	for _, prof := range profiles {
+		for _, pol := range policies {
+			for _, label := range ax.Labels {
+				x := stats.Summarize(pooled(st, ax.Name, label, prof, pol, "mean_replicas"))
+				y := stats.Summarize(pooled(st, ax.Name, label, prof, pol, "p95_latency_ms"))
+				if x.N > 0 && y.N > 0 {
+					data[[3]string{prof, pol, label}] = pt{x, y}
+				}
+			}
+		}
+	}
+	shapes := len(ax.Labels) <= len(glyphShapes)
+	var row []*plot.Plot
+	for _, prof := range profiles {
+		var ys []float64
+		for k, d := range data {
+			if k[0] == prof {
+				ys = append(ys, d.y.Mean)
+			}
+		}
+		limit := math.Inf(1)
+		if q := stats.Quantile(ys, 0.75); q > 0 {
+			limit = 4 * q
+		}
+		top := 0.0
+		for k, d := range data {
+			if k[0] == prof && d.y.Mean <= limit {
+				top = math.Max(top, math.Max(d.y.Mean, zeroNaN(d.y.CIHigh)))
+			}
+		}
+		clipped := !math.IsInf(limit, 1) && top > 0
+		p := newPlot(prof+" load", "mean replicas (pods)", "p95 latency (ms)")
+		for _, pol := range policies {
+			c := colors[pol]
+			for li, label := range ax.Labels {
+				d, ok := data[[3]string{prof, pol, label}]
+				if !ok {
+					continue
+				}
+				glyph := draw.GlyphStyle{Color: c, Radius: vg.Points(4), Shape: glyphShapes[li%len(glyphShapes)]}
+				if clipped && d.y.Mean > limit {
+					at := points{x: []float64{d.x.Mean}, y: []float64{top * 1.12}}
+					if sc, err := plotter.NewScatter(at); err == nil {
+						sc.GlyphStyle = glyph
+						p.Add(sc)
+					}
+					text := fmt.Sprintf("↑ %s ms", fmtNum(d.y.Mean))
+					if !shapes {
+						text = label + " " + text
+					}
+					if lb, err := plotter.NewLabels(labelled{at, []string{text}}); err == nil {
+						lb.TextStyle[0] = textStyle(fontSize - 2)
+						lb.TextStyle[0].Color = c
+						lb.Offset = vg.Point{X: vg.Points(6), Y: vg.Points(-4)}
+						p.Add(lb)
+					}
+					continue
+				}
+				pts := points{x: []float64{d.x.Mean}, y: []float64{d.y.Mean}, xerr: []float64{zeroNaN(d.x.HalfWidth())}, yerr: []float64{zeroNaN(d.y.HalfWidth())}}
+				xe, err1 := plotter.NewXErrorBars(pts)
+				ye, err2 := plotter.NewYErrorBars(pts)
+				if err1 == nil && err2 == nil {
+					xe.LineStyle.Color, ye.LineStyle.Color = c, c
+					p.Add(xe, ye)
+				}
+				sc, err := plotter.NewScatter(pts)
+				if err != nil {
+					continue
+				}
+				sc.GlyphStyle = glyph
+				p.Add(sc)
+				if !shapes {
+					if lb, err := plotter.NewLabels(labelled{pts, []string{label}}); err == nil {
+						lb.TextStyle[0] = textStyle(fontSize - 2)
+						lb.TextStyle[0].Color = c
+						lb.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(2)}
+						p.Add(lb)
+					}
+				}
+			}
+		}
+		if clipped {
+			p.Y.Max = top * 1.2
+		}
+		row = append(row, p)
+	}
+	legend := policyLegend(policies, colors, baseline)
+	if shapes {
+		for li, label := range ax.Labels {
+			legend = append(legend, legendItem{ax.Name + "=" + label, glyphThumb{draw.GlyphStyle{Color: color.Black, Radius: vg.Points(4), Shape: glyphShapes[li]}}})
+		}
+	}
+	return &fig{
+		title:  fmt.Sprintf("Axis %s: p95 latency against cost (colour: policy, shape: value; lower left is better)", ax.Name),
+		legend: legend,
+		plots:  [][]*plot.Plot{row},
+		w:      vg.Length(max(16, 9*len(row))) * vg.Centimeter, h: 11 * vg.Centimeter,
+	}
+}
+
 // labelled are points with text labels.
 type labelled struct {
 	points
@@ -351,61 +469,6 @@ type labelled struct {
 }
 
 func (l labelled) Label(i int) string { return l.labels[i] }
-
-// axisFigure: per profile, p95 latency against mean replicas (the cost) for every value of
-// the axis and policy, with 95 % CI error bars both ways: the better design at equal cost
-// lies lower.
-func axisFigure(st *Study, ax sweep.AxisInfo, profiles, policies []string, baseline string, colors map[string]color.Color) *fig {
-	var row []*plot.Plot
-	for _, prof := range profiles {
-		p := newPlot(prof+" load", "mean replicas (pods)", "p95 latency (ms)")
-		for _, pol := range policies {
-			var pts labelled
-			for _, label := range ax.Labels {
-				x := stats.Summarize(pooled(st, ax.Name, label, prof, pol, "mean_replicas"))
-				y := stats.Summarize(pooled(st, ax.Name, label, prof, pol, "p95_latency_ms"))
-				if x.N == 0 || y.N == 0 {
-					continue
-				}
-				pts.x, pts.y = append(pts.x, x.Mean), append(pts.y, y.Mean)
-				pts.xerr, pts.yerr = append(pts.xerr, zeroNaN(x.HalfWidth())), append(pts.yerr, zeroNaN(y.HalfWidth()))
-				pts.labels = append(pts.labels, label)
-			}
-			if len(pts.x) == 0 {
-				continue
-			}
-			c := colors[pol]
-			sc, err := plotter.NewScatter(pts)
-			if err != nil {
-				continue
-			}
-			sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = c, vg.Points(3.5), draw.CircleGlyph{}
-			xe, err1 := plotter.NewXErrorBars(pts)
-			ye, err2 := plotter.NewYErrorBars(pts)
-			if err1 == nil && err2 == nil {
-				xe.LineStyle.Color, ye.LineStyle.Color = c, c
-				p.Add(xe, ye)
-			}
-			p.Add(sc)
-			if lb, err := plotter.NewLabels(pts); err == nil {
-				for i := range lb.TextStyle {
-					lb.TextStyle[i] = textStyle(fontSize - 2)
-					lb.TextStyle[i].Color = c
-					lb.TextStyle[i].YAlign = draw.YBottom
-				}
-				lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
-				p.Add(lb)
-			}
-		}
-		row = append(row, p)
-	}
-	return &fig{
-		title:  fmt.Sprintf("Axis %s: p95 latency against cost (lower left is better)", ax.Name),
-		legend: policyLegend(policies, colors, baseline),
-		plots:  [][]*plot.Plot{row},
-		w:      vg.Length(max(14, 9*len(row))) * vg.Centimeter, h: 10 * vg.Centimeter,
-	}
-}
 
 func zeroNaN(v float64) float64 {
 	if math.IsNaN(v) {
@@ -427,6 +490,11 @@ func cellsFigure(st *Study, analyses []*Analysis, prof string, policies []string
 	var grid [][]*plot.Plot
 	var row []*plot.Plot
 	keys := []string{"p95_latency_ms", "qos_violation_rate", "mean_replicas", "reward_total"}
+	bars := len(cells) * max(1, len(policies))
+	perRow := 2
+	if bars > 16 {
+		perRow = 1 // many bars: one panel per row, full width
+	}
 	for i, key := range keys {
 		k := kpiByKey(key)
 		p := newPlot(k.Label, "", axisLabel(k))
@@ -442,16 +510,16 @@ func cellsFigure(st *Study, analyses []*Analysis, prof string, policies []string
 			p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
 		}
 		row = append(row, p)
-		if i%2 == 1 {
+		if (i+1)%perRow == 0 {
 			grid = append(grid, row)
 			row = nil
 		}
 	}
-	w := vg.Length(max(20, 2.2*float64(len(cells)*max(2, len(policies))))) * vg.Centimeter
+	w := vg.Length(min(34, max(20, 0.75*float64(bars)*float64(perRow)))) * vg.Centimeter
 	return &fig{
 		title:  fmt.Sprintf("Key KPIs per cell under %s load", prof),
 		legend: policyLegend(policies, colors, baseline),
 		plots:  grid,
-		w:      w, h: 20 * vg.Centimeter,
+		w:      w, h: vg.Length(3+8*float64(len(grid))) * vg.Centimeter,
 	}
 }

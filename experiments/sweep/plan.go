@@ -203,24 +203,38 @@ func (s *Sweep) builder(l *config.Loaded) *experiments.Builder {
 	return &experiments.Builder{Loaded: l, Registry: s.opts.Registry, Logger: s.opts.Logger}
 }
 
-// planTrainings finds the cell's learning policies without a trained model and assigns
-// each to a training, shared with earlier cells of the same training hash. A policy that
-// cannot be built is left to fail its runs.
+// planTrainings finds the cell's learning policies that need training — no trained model,
+// or a checkpoint stamped with another training hash (experiments.TrainedHasher: it was
+// trained from a different config) — and assigns each to a training, shared with earlier
+// cells of the same training hash. A policy that cannot be built is left to fail its runs.
 func (s *Sweep) planTrainings(c *CellPlan) error {
 	b := s.builder(c.Config)
 	for _, p := range b.PolicyNames() {
-		learns, trained, err := b.Learner(p)
+		pol, err := b.BuildPolicy(p)
 		if err != nil {
 			// The policy cannot be built: its runs fail with this error, the others go on.
 			s.opts.Logger.Debug("policy cannot be built", "cell", c.ID, "policy", p, "error", err)
 			continue
 		}
-		if !learns || trained {
+		_, learns := pol.(framework.Trainer)
+		have := ""
+		if th, ok := pol.(experiments.TrainedHasher); ok {
+			have = th.TrainedHash()
+		} else if r, ok := pol.(experiments.TrainedReporter); ok && r.Trained() {
+			have = "trained"
+		}
+		if cl, ok := pol.(interface{ Close() error }); ok {
+			_ = cl.Close()
+		}
+		if !learns {
 			continue
 		}
 		h, err := b.TrainHash(p, "policies."+p+"."+s.File.Train.CheckpointKey)
 		if err != nil {
 			return err
+		}
+		if have == h || have == "trained" {
+			continue // evaluate the configured checkpoint
 		}
 		var t *Training
 		for _, u := range s.Trainings {

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/scalelab/scalelab/experiments"
 )
 
 // File is a sweep file as written: a base config plus axes.
@@ -167,7 +169,7 @@ func ReadFile(path string) (*File, error) {
 		f.Mode = ModeProduct
 	}
 	if f.Train.CheckpointKey == "" {
-		f.Train.CheckpointKey = "checkpoint"
+		f.Train.CheckpointKey = experiments.CheckpointKey
 	}
 	if f.Train.CheckpointFile == "" {
 		f.Train.CheckpointFile = "checkpoint.json"

@@ -452,3 +452,27 @@ func TestInlineBaseConfig(t *testing.T) {
 		t.Errorf("temporary base configs left: %v", left)
 	}
 }
+
+// TestStaleCheckpointRetrained: a configured checkpoint trained from this very config is
+// evaluated as it is; one stamped with another training hash is trained again.
+func TestStaleCheckpointRetrained(t *testing.T) {
+	dir := t.TempDir()
+	p := writeSweep(t, dir, "")
+	ckpt := filepath.Join(dir, "learn.json")
+	plan := func() *Sweep {
+		return open(t, p, &fakes.Record{}, filepath.Join(dir, "out"), "policies.learn={type: learner, target: 2, checkpoint: "+ckpt+"}")
+	}
+	// The hash the sweep would train under.
+	want := plan().Trainings[0].Hash
+	for _, tc := range []struct {
+		hash      string
+		trainings int
+	}{{want, 0}, {"0123456789abcdef", 1}} {
+		if err := os.WriteFile(ckpt, []byte(`{"replicas": 2, "hash": "`+tc.hash+`"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(plan().Trainings); n != tc.trainings {
+			t.Errorf("checkpoint stamped %.8s: %d trainings planned, want %d", tc.hash, n, tc.trainings)
+		}
+	}
+}

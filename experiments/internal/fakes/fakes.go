@@ -59,6 +59,7 @@ func (b seedBackend) Reset(ctx context.Context, ep framework.Episode) error {
 // writes checkpoint.json {"replicas": target}; with a checkpoint it acts with those
 // replicas, without one it errors.
 type learner struct {
+	hash     string // training hash of the loaded checkpoint, or the one to stamp
 	cfg      LearnerConfig
 	path     string
 	replicas int
@@ -69,6 +70,17 @@ var (
 	_ framework.Policy  = (*learner)(nil)
 	_ framework.Trainer = (*learner)(nil)
 )
+
+// SetConfigHash sets the training hash Train stamps into the checkpoint.
+func (l *learner) SetConfigHash(h string) { l.hash = h }
+
+// TrainedHash is the training hash stamped in the loaded checkpoint ("" when untrained).
+func (l *learner) TrainedHash() string {
+	if l.replicas == 0 {
+		return ""
+	}
+	return l.hash
+}
 
 // Trained reports whether the learner holds a checkpoint.
 func (l *learner) Trained() bool { return l.replicas > 0 }
@@ -118,7 +130,7 @@ func (l *learner) Train(ctx context.Context, newEnv func(int, uint64) (framework
 	if err := os.WriteFile(filepath.Join(out, "iterations.csv"), []byte(fmt.Sprintf("iteration,global_step,entropy\n1,%d,0.5\n", step)), 0o644); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(map[string]int{"replicas": l.cfg.Target})
+	b, _ := json.Marshal(map[string]any{"replicas": l.cfg.Target, "hash": l.hash})
 	if err := os.WriteFile(filepath.Join(out, "checkpoint.json"), b, 0o644); err != nil {
 		return err
 	}
@@ -134,11 +146,14 @@ func (l *learner) load() error {
 	if err != nil {
 		return err
 	}
-	var c map[string]int
+	var c struct {
+		Replicas int    `json:"replicas"`
+		Hash     string `json:"hash"`
+	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", l.path, err)
 	}
-	l.replicas = c["replicas"]
+	l.replicas, l.hash = c.Replicas, c.Hash
 	return nil
 }
 
