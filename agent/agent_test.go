@@ -17,9 +17,16 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	actuatorkube "github.com/scalelab/scalelab/actuators/kube"
 	actuatorsim "github.com/scalelab/scalelab/actuators/sim"
@@ -424,5 +431,104 @@ func TestRunRejectsSimBackend(t *testing.T) {
 	err := Run(context.Background(), Options{Config: filepath.Join("..", "configs", "seed.yaml"), Policy: "ppo", Registry: r, Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), "the agent drives a real cluster") {
 		t.Fatalf("Run on configs/seed.yaml = %v, want a refusal of the sim backend", err)
+	}
+}
+
+// restrictedKubeconfig creates deploy/agent/rbac.yaml's ServiceAccount, Role and
+// RoleBinding in ns and returns a kubeconfig holding a token of that ServiceAccount: the
+// agent then runs with exactly the permissions the manifest grants.
+func restrictedKubeconfig(t *testing.T, e *k8stest.Env, ns string) string {
+	t.Helper()
+	ctx := context.Background()
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "agent", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(string(b), "\n---\n")
+	if len(docs) != 3 {
+		t.Fatalf("rbac.yaml has %d documents, want 3", len(docs))
+	}
+	var (
+		sa   corev1.ServiceAccount
+		role rbacv1.Role
+		rb   rbacv1.RoleBinding
+	)
+	for i, obj := range []any{&sa, &role, &rb} {
+		if err := sigsyaml.UnmarshalStrict([]byte(docs[i]), obj); err != nil {
+			t.Fatalf("rbac.yaml document %d: %v", i, err)
+		}
+	}
+	sa.Namespace, role.Namespace, rb.Namespace, rb.Subjects[0].Namespace = ns, ns, ns, ns
+	if _, err := e.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.RbacV1().Roles(ns).Create(ctx, &role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.RbacV1().RoleBindings(ns).Create(ctx, &rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exp := int64(3600)
+	tok, err := e.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: e.APIServerURL, CertificateAuthorityData: e.Config.CAData}
+	cfg.AuthInfos["agent"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.Contexts["agent"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "agent", Namespace: ns}
+	cfg.CurrentContext = "agent"
+	path := filepath.Join(t.TempDir(), "agent.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The RBAC of deploy/agent/rbac.yaml is enough for everything the agent does — leader
+// election, watching the workload and its pods, scaling through the scale subresource,
+// applying the HPA baseline — and nothing the agent does is forbidden.
+func TestAgentRunsWithTheShippedRBAC(t *testing.T) {
+	e, ns := workload(t, 1)
+	kubeconfig := restrictedKubeconfig(t, e, ns)
+	// The token cannot read outside its namespace (least privilege).
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing pods in another namespace: %v, want Forbidden", err)
+	}
+	logs := &syncBuffer{}
+	for _, policy := range []string{"ppo", "hpa"} {
+		o := Options{
+			Config: configPath(t),
+			Sets: []string{"backend.kubeconfig=" + kubeconfig, "backend.namespace=" + ns, "backend.feature_source=none",
+				"experiment.control_interval=500ms", "policies.hpa.sync_period=500ms", "policies.ppo.checkpoint=" + checkpoint(t)},
+			Policy: policy, Decisions: 2, LeaderElect: true, Identity: "agent-" + policy,
+			Registry: registry(), Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := Run(ctx, o)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", policy, err, logs.String())
+		}
+	}
+	out := logs.String()
+	if strings.Contains(strings.ToLower(out), "forbidden") {
+		t.Errorf("the agent hit a forbidden request:\n%s", out)
+	}
+	// PPO acted (no load: it scales down, but the workload is at its minimum of 1, so it
+	// holds) and the HPA baseline's spec reached the cluster.
+	if _, err := e.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(context.Background(), "triton-mobilenetv4", metav1.GetOptions{}); err != nil {
+		t.Errorf("HPA baseline not applied with the shipped RBAC: %v", err)
+	}
+	if n := strings.Count(out, `msg="decision: `); n != 4 {
+		t.Errorf("%d decisions, want 4 (2 per policy); log:\n%s", n, out)
 	}
 }

@@ -241,7 +241,9 @@ func (b *Builder) Design(policyName string, pol framework.Policy, bc framework.B
 		typ = pc.Action.Type
 		comp = b.Loaded.Components["policies."+policyName+".action"]
 	}
-	if r, ok := pol.(framework.ActionDesignRequirer); ok && r.RequiredActionDesign() != typ {
+	// A baseline that requires a design gets that design with its defaults, never the
+	// experiment's settings for learners (e.g. a discrete replicas space).
+	if r, ok := pol.(framework.ActionDesignRequirer); ok {
 		typ = r.RequiredActionDesign()
 		comp = nil
 	}

@@ -74,5 +74,35 @@ func (b *Builder) RunHash(policy string) (string, error) {
 			omit = append(omit, "policies."+n)
 		}
 	}
-	return config.HashOf(b.Loaded.Resolved, b.Loaded.Files, omit)
+	// Files referenced by the other policies (their modules, binaries, checkpoints) do not
+	// change this policy's runs: a learner's retraining must not rerun the baselines.
+	others := map[string]bool{}
+	for n := range b.Loaded.Config.Policies {
+		if n == policy {
+			continue
+		}
+		for _, f := range b.policyFiles(n) {
+			others[filepath.Clean(f)] = true
+		}
+	}
+	for _, f := range b.policyFiles(policy) {
+		delete(others, filepath.Clean(f))
+	}
+	var files []config.FileDigest
+	for _, f := range b.Loaded.Files {
+		if !others[filepath.Clean(f.Abs)] {
+			files = append(files, f)
+		}
+	}
+	return config.HashOf(b.Loaded.Resolved, files, omit)
+}
+
+// policyFiles returns the files a policy's config references (its factory's Files hook).
+func (b *Builder) policyFiles(name string) []string {
+	pc := b.Loaded.Config.Policies[name]
+	f, ok := b.Registry.Policies[pc.Type]
+	if !ok || f.Files == nil {
+		return nil
+	}
+	return f.Files(b.Loaded.BaseDir, b.Loaded.Components["policies."+name])
 }

@@ -83,7 +83,7 @@ func kpiFigure(a *Analysis, k KPI, colors map[string]color.Color) *fig {
 		return sm.Mean, sm.CILow, sm.CIHigh, Mark(a.Comparisons[Key{a.Profiles[g], a.Policies[s], k.Key}])
 	})
 	return &fig{
-		title:  fmt.Sprintf("%s: mean ± 95 %% CI over %d repetitions (* p_Holm ≤ %.2g vs %s)", k.Label, n, a.Alpha, a.Baseline),
+		title:  fmt.Sprintf("%s: mean ± 95 %% CI, N = %d; vs %s: * p_Holm ≤ %.2g, † constant Δ", k.Label, n, a.Baseline, a.Alpha),
 		legend: policyLegend(a.Policies, colors, a.Baseline),
 		plots:  [][]*plot.Plot{{p}},
 		w:      16 * vg.Centimeter, h: 10 * vg.Centimeter,
