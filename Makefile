@@ -21,6 +21,7 @@ run: build
 
 ## test: vet, then every unit and integration test (what CI runs)
 test: tools
+	scripts/build-k8s-testenv.sh >/dev/null
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
