@@ -151,6 +151,13 @@ func (b *Builder) Loop(policyName string, seed uint64) (*framework.Loop, error) 
 			c.Close()
 		}
 	}()
+	// An actuator that runs a baseline natively (the cluster's own HPA on a real cluster)
+	// takes the policy over; it then stands back from the policy's replica commands.
+	if pb, ok := act.(framework.PolicyBinder); ok {
+		if err := pb.BindPolicy(pol); err != nil {
+			return nil, fmt.Errorf("policy %s: bind to the actuator: %w", policyName, err)
+		}
+	}
 	design, err := b.Design(policyName, pol, bc)
 	if err != nil {
 		return nil, err

@@ -51,7 +51,41 @@ type Backend struct {
 	deadline time.Time // the end of the last Advance: decisions keep to Reset + k·Δ
 	running  bool      // the load driver runs
 	closed   bool
-	attached bool // Reset joins the workload as it is (the agent)
+	attached bool          // Reset joins the workload as it is (the agent)
+	holding  chan struct{} // the workload's lock while this backend holds it
+}
+
+// workloadLocks serialise the backends of one process that drive the same workload: two
+// runs scaling one Deployment at once would measure each other (experiment.workers > 1 on
+// a real cluster). A backend takes its workload's lock at its first Reset and keeps it
+// until Close.
+var workloadLocks sync.Map // "namespace/Kind/name" → chan struct{} (capacity 1)
+
+// lock takes the workload's lock, waiting (and saying so) while another backend holds it.
+func (b *Backend) lock(ctx context.Context) error {
+	b.mu.Lock()
+	held := b.holding != nil
+	b.mu.Unlock()
+	if held {
+		return nil
+	}
+	key := b.target.Namespace + "/" + b.target.Workload.String()
+	v, _ := workloadLocks.LoadOrStore(key, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+	default:
+		b.log.Info("kubernetes backend: another run drives the workload; waiting for it to finish", "workload", key)
+		select {
+		case ch <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", key, ctx.Err())
+		}
+	}
+	b.mu.Lock()
+	b.holding = ch
+	b.mu.Unlock()
+	return nil
 }
 
 var _ framework.Backend = (*Backend)(nil)
@@ -137,6 +171,9 @@ func (b *Backend) Reset(ctx context.Context, ep framework.Episode) error {
 	}
 	attached := b.attached
 	b.mu.Unlock()
+	if err := b.lock(ctx); err != nil {
+		return fmt.Errorf("kubernetes backend: reset: %w", err)
+	}
 	b.episode.Add(1)
 	if err := b.stopLoad(); err != nil {
 		b.log.Warn("kubernetes backend: stopping the previous load", "err", err)
@@ -273,5 +310,11 @@ func (b *Backend) Close() error {
 		err = errors.Join(err, c.Close())
 	}
 	b.watcher.Stop()
+	b.mu.Lock()
+	if b.holding != nil {
+		<-b.holding
+		b.holding = nil
+	}
+	b.mu.Unlock()
 	return err
 }

@@ -87,6 +87,7 @@ type Config struct {
 	Load          loadgen.Config    `mapstructure:"load" doc:"the load generator (used when load_generator is true): endpoint, model, payload, metrics address"`
 	FeatureSource string            `mapstructure:"feature_source" doc:"where the catalogue features other than the replica counts come from: prometheus (PromQL over the prometheus section) or none (reported missing)" default:"prometheus"`
 	Prometheus    prometheus.Config `mapstructure:"prometheus" doc:"the Prometheus feature source (its namespace and deployment are set from the backend's namespace and workload, its window and max_age from the state section)"`
+	Usage         bool              `mapstructure:"usage" doc:"with feature_source prometheus, also measure each window's CPU-seconds, memory, GPU-busy-seconds, frame buffer, batches and queue time with Prometheus (cAdvisor, DCGM-Exporter, Triton) for the KPIs; false leaves them 0" default:"true"`
 	QPS           float32           `mapstructure:"qps" doc:"client-side rate limit of API requests per second" default:"20"`
 	Burst         int               `mapstructure:"burst" doc:"client-side burst of API requests" default:"40"`
 }
@@ -104,6 +105,7 @@ func DefaultConfig() *Config {
 		Load:          loadgen.Defaults(),
 		FeatureSource: FeatureSourcePrometheus,
 		Prometheus:    prometheus.Defaults(),
+		Usage:         true,
 		QPS:           20,
 		Burst:         40,
 	}
@@ -223,4 +225,19 @@ func (c *Config) Clientset() (kubernetes.Interface, *rest.Config, error) {
 		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return cs, rc, nil
+}
+
+// PrometheusFor returns the Prometheus config aimed at the backend's workload: its
+// namespace and deployment are the backend's, its window and max age the state section's
+// (when set).
+func (c *Config) PrometheusFor(window, maxAge time.Duration) prometheus.Config {
+	pc := c.Prometheus
+	pc.Namespace, pc.Deployment = c.Namespace, c.Workload.Name
+	if window > 0 {
+		pc.Window = window
+	}
+	if maxAge > 0 {
+		pc.MaxAge = maxAge
+	}
+	return pc
 }

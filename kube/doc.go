@@ -15,6 +15,7 @@
 // the load driver's client-side counts and latency histogram with time integrals of the
 // workload's pods the backend keeps itself from a pod informer (replica-seconds,
 // ready-replica-seconds, GPU-seconds, CPU and memory requests × time); the remaining
-// usage integrals (CPU-seconds, GPU-busy-seconds, batches) come from an optional
-// UsageSource such as Prometheus range queries.
+// usage integrals (CPU-seconds, GPU-busy-seconds, batches, queue time) come from a
+// UsageSource: PromUsage's range queries by default. Backends of one process that drive
+// the same workload take turns (a lock taken at the first Reset, released at Close).
 package kube

@@ -43,6 +43,13 @@ func FromConfig(c *Config, bc framework.BuildContext) (*Backend, error) {
 		}
 		o.Load = d
 	}
+	if c.FeatureSource == FeatureSourcePrometheus && c.Usage {
+		u, err := NewPromUsage(c.PrometheusFor(bc.State.Window, bc.State.MaxAge))
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes backend: %w", err)
+		}
+		o.Usage = u
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
 	return New(ctx, c, bc.Workload, o)

@@ -14,6 +14,7 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -194,6 +195,7 @@ func (a *Actuator) Apply(ctx context.Context, c framework.Command) (framework.Ap
 	}
 	if c.Batching != nil {
 		ch, note, err := a.SetBatching(ctx, *c.Batching)
+		changed = changed || ch // some servers may have reloaded
 		if err != nil {
 			return fail(err)
 		}
@@ -204,6 +206,7 @@ func (a *Actuator) Apply(ctx context.Context, c framework.Command) (framework.Ap
 	}
 	if c.CPURequestMilli != nil {
 		ch, note, err := a.SetCPURequest(ctx, *c.CPURequestMilli)
+		changed = changed || ch // a partial resize changed some pods
 		if err != nil {
 			return fail(err)
 		}
@@ -589,6 +592,13 @@ func (a *Actuator) resizePods(ctx context.Context, milli int64) (bool, string, e
 		_, err = a.client.CoreV1().Pods(a.o.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, data,
 			metav1.PatchOptions{FieldManager: a.o.FieldManager, DryRun: a.t.DryRunOption()}, "resize")
 		if err != nil {
+			if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "without support for resize") {
+				// The kubelet of the pod's node does not report container resources: it
+				// cannot resize in place. The API server refuses the whole class of change.
+				errs = append(errs, fmt.Errorf("resize pod %s on node %s: %w: its kubelet does not support in-place resize (%v); set backend.cpu_resize: rolling to change the pod template instead",
+					p.Name, p.Spec.NodeName, ErrSimulationOnly, err))
+				continue
+			}
 			errs = append(errs, fmt.Errorf("resize pod %s: %w", p.Name, err))
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -454,4 +455,59 @@ func (d racingDeployments) GetScale(ctx context.Context, name string, opts metav
 		d.r.t.Errorf("competing write: %v", err)
 	}
 	return sc, nil
+}
+
+// In-place resize on a real API server (Kubernetes 1.36 serves pods/resize). The API server
+// refuses it for running pods whose kubelet does not report container resources (kwok's
+// do not; a pod whose status kwok has not filled in yet may pass): the actuator says the
+// action is simulation-only there. Once the pods' status carries
+// their resources, as a kubelet with in-place resize reports them, each running pod's CPU
+// request changes without a restart and the pod template stays as it was.
+func TestIntegrationInPlaceResize(t *testing.T) {
+	c := newCluster(t, 4, 2)
+	b := c.backend(t)
+	ctx := context.Background()
+	if err := b.WaitSteady(ctx, 2, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a := c.actuator(t, func(o *Options) { o.CPUResize = kb.CPUResizeInPlace })
+	_, err := a.Apply(ctx, framework.Command{CPURequestMilli: framework.Int64Ptr(750)})
+	if !errors.Is(err, ErrSimulationOnly) || !strings.Contains(err.Error(), "cpu_resize: rolling") {
+		t.Fatalf("resize on kwok's pods = %v, want ErrSimulationOnly pointing to cpu_resize: rolling", err)
+	}
+	// Report the containers' resources in the pods' status, as a resize-capable kubelet does.
+	pods, err := c.e.Client.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		for j := range p.Status.ContainerStatuses {
+			r := p.Spec.Containers[j].Resources
+			p.Status.ContainerStatuses[j].Resources = &r
+		}
+		if _, err := c.e.Client.CoreV1().Pods(c.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ap, err := a.Apply(ctx, framework.Command{CPURequestMilli: framework.Int64Ptr(750)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ap.Changed || ap.Replicas != 2 || !strings.Contains(ap.Note, "in-place resize") {
+		t.Errorf("Applied = %+v", ap)
+	}
+	pods, err = c.e.Client.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if got := p.Spec.Containers[0].Resources.Requests.Cpu().MilliValue(); got != 750 {
+			t.Errorf("pod %s requests %dm, want 750m", p.Name, got)
+		}
+	}
+	d, err := c.e.Client.AppsV1().Deployments(c.ns).Get(ctx, c.name, metav1.GetOptions{})
+	if err != nil || d.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().MilliValue() != 500 || d.Generation != 1 {
+		t.Errorf("the template changed (generation %d): %v", d.Generation, err)
+	}
 }

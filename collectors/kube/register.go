@@ -46,15 +46,7 @@ func FromBackend(b *kb.Backend, bc framework.BuildContext) (*Collector, error) {
 		o.Triton = &kb.Triton{Model: cfg.Triton.Model, HTTP: &http.Client{Timeout: cfg.Triton.Timeout}}
 	}
 	if cfg.FeatureSource == kb.FeatureSourcePrometheus {
-		pc := cfg.Prometheus
-		pc.Namespace, pc.Deployment = cfg.Namespace, cfg.Workload.Name
-		if bc.State.Window > 0 {
-			pc.Window = bc.State.Window
-		}
-		if bc.State.MaxAge > 0 {
-			pc.MaxAge = bc.State.MaxAge
-		}
-		src, err := prometheus.NewWithLogger(pc, bc.Logger)
+		src, err := prometheus.NewWithLogger(cfg.PrometheusFor(bc.State.Window, bc.State.MaxAge), bc.Logger)
 		if err != nil {
 			return nil, err
 		}
