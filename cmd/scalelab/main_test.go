@@ -66,8 +66,8 @@ func TestValidateRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(seed)
-	s = strings.Replace(s, "  repetitions: 5", "  repetitons: 5", 1)   // misspelt key
-	s = strings.Replace(s, "  seed: 20260101", "  seed: many", 1)       // wrong type
+	s = strings.Replace(s, "  repetitions: 5", "  repetitons: 5", 1)     // misspelt key
+	s = strings.Replace(s, "  seed: 20260101", "  seed: many", 1)        // wrong type
 	s = strings.Replace(s, "  min_replicas: 1", "  min_replicas: -1", 1) // negative bound
 	if err := os.WriteFile(bad, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
