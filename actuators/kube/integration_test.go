@@ -470,6 +470,10 @@ func TestIntegrationInPlaceResize(t *testing.T) {
 	if err := b.WaitSteady(ctx, 2, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The API server can only tell that a node cannot resize once a container runs: until
+	// kwok has written the running state, it lets the resize through (isPodResizeRequestSupported
+	// upstream). Wait for that state so the refusal below is what a real cluster gives.
+	waitRunningContainers(t, c, 2)
 	a := c.actuator(t, func(o *Options) { o.CPUResize = kb.CPUResizeInPlace })
 	_, err := a.Apply(ctx, framework.Command{CPURequestMilli: framework.Int64Ptr(750)})
 	if !errors.Is(err, ErrSimulationOnly) || !strings.Contains(err.Error(), "cpu_resize: rolling") {
@@ -509,5 +513,33 @@ func TestIntegrationInPlaceResize(t *testing.T) {
 	d, err := c.e.Client.AppsV1().Deployments(c.ns).Get(ctx, c.name, metav1.GetOptions{})
 	if err != nil || d.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().MilliValue() != 500 || d.Generation != 1 {
 		t.Errorf("the template changed (generation %d): %v", d.Generation, err)
+	}
+}
+
+// waitRunningContainers waits until n pods of the test namespace report a running container.
+func waitRunningContainers(t *testing.T, c *cluster, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pods, err := c.e.Client.CoreV1().Pods(c.ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, p := range pods.Items {
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.State.Running != nil {
+					running++
+					break
+				}
+			}
+		}
+		if running >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pods report a running container after 30s", running, n)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
