@@ -81,6 +81,29 @@ func newCluster(t *testing.T, gpus int, replicas int32) *cluster {
 	if _, err := e.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Wait for the initial pods to run: pods created before the scheduler has seen the new
+	// node are marked unschedulable for a moment, which a test of pending pods would take
+	// for the GPUs being full.
+	for {
+		pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := 0
+		for i := range pods.Items {
+			if ok, _ := kb.PodReady(&pods.Items[i]); ok {
+				ready++
+			}
+		}
+		if ready >= int(min(replicas, int32(gpus))) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d initial pods ready on node %s: %v", ready, replicas, node, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	return &cluster{e: e, ns: ns, name: d.Name}
 }
 
