@@ -127,3 +127,23 @@ func TestSeedAgentCheckpointMatchesConfig(t *testing.T) {
 		t.Fatalf("the committed checkpoint is stale for %v: run `make seed-agent` and commit configs/checkpoints/ppo-seed.json", stale)
 	}
 }
+
+// TestCPUProfileFlag: --cpuprofile writes a CPU profile pprof can read (gzip-compressed
+// protobuf, magic 1f 8b) for any command, and a bad path is an error naming the flag.
+func TestCPUProfileFlag(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	if _, err := runCLI(t, "validate", "../../configs/seed.yaml", "--cpuprofile", prof); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("profile is not gzip data (%d bytes)", len(b))
+	}
+	_, err = runCLI(t, "validate", "../../configs/seed.yaml", "--cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.prof"))
+	if err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
+		t.Errorf("unwritable profile path: err = %v, want an error naming --cpuprofile", err)
+	}
+}

@@ -5,14 +5,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
 )
 
 type globalFlags struct {
-	logLevel  string
-	logFormat string
+	logLevel   string
+	logFormat  string
+	cpuProfile string
+	stopProf   func()
 }
 
 func newRootCmd() *cobra.Command {
@@ -38,11 +41,16 @@ or SCALELAB_EXPERIMENT__REPETITIONS=10 in the environment. docs/configuration.md
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return setupLogging(cmd.ErrOrStderr(), g)
+			if err := setupLogging(cmd.ErrOrStderr(), g); err != nil {
+				return err
+			}
+			return g.startProfile()
 		},
+		PersistentPostRun: func(*cobra.Command, []string) { g.stopProfile() },
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the command to this file")
 	root.AddCommand(newRunCmd(), newValidateCmd(), newVersionCmd(), newDocsCmd(), newSweepCmd(), newRunIndexCmd(), newReportCmd(), newTrainCmd(), newEvalCmd())
 	root.AddCommand(newServeCmd(), newLoadgenCmd(), newCalibrateCmd())
 	root.AddCommand(newAgentCmd())
@@ -66,6 +74,36 @@ func setupLogging(w io.Writer, g *globalFlags) error {
 	}
 	slog.SetDefault(slog.New(h))
 	return nil
+}
+
+// startProfile starts the CPU profile named by --cpuprofile.
+func (g *globalFlags) startProfile() error {
+	if g.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(g.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpuprofile %s: %w", g.cpuProfile, err)
+	}
+	g.stopProf = func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			slog.Error("--cpuprofile: close", "file", g.cpuProfile, "err", err)
+		}
+	}
+	return nil
+}
+
+// stopProfile stops the CPU profile, if one runs (after a command that succeeded).
+func (g *globalFlags) stopProfile() {
+	if g.stopProf != nil {
+		g.stopProf()
+		g.stopProf = nil
+	}
 }
 
 // isTerminal reports whether f is a character device (a terminal).
