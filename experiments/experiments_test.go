@@ -18,7 +18,11 @@ import (
 type fixedCfg struct {
 	Replicas int  `mapstructure:"replicas" doc:"replicas" default:"1"`
 	Fail     bool `mapstructure:"fail" doc:"fail to build" default:"false"`
+	Watch    int  `mapstructure:"watch" doc:"a monitoring-only key (MonitoringKeys)" default:"0"`
 }
+
+// MonitoringKeys marks watch as a key that does not change training.
+func (c *fixedCfg) MonitoringKeys() []string { return []string{"watch"} }
 
 // fakeRegistry registers fake components: backend/collector/actuator "fake", action design
 // "replicas", reward term "cost" (−replicas), policy "fixed".
@@ -74,10 +78,27 @@ func TestSeeds(t *testing.T) {
 	if len(eval) != 10000 {
 		t.Fatalf("evaluation seeds collide: %d distinct of 10000", len(eval))
 	}
+	train := map[uint64]bool{}
 	for i := 0; i < 10000; i++ {
 		if eval[TrainSeed(42, i)] {
 			t.Fatalf("training seed %d is also an evaluation seed", i)
 		}
+		train[TrainSeed(42, i)] = true
+	}
+	// The validation stream is the third, disjoint from both.
+	val := map[uint64]bool{}
+	for i := 0; i < 10000; i++ {
+		s := ValidationSeed(42, i)
+		if eval[s] || train[s] {
+			t.Fatalf("validation seed %d is also an evaluation or a training seed", i)
+		}
+		val[s] = true
+	}
+	if len(val) != 10000 {
+		t.Fatalf("validation seeds collide: %d distinct of 10000", len(val))
+	}
+	if ValidationSeed(1, 0) == ValidationSeed(2, 0) {
+		t.Fatal("experiment seed does not change validation seeds")
 	}
 	if EvalSeed(1, 0) == EvalSeed(2, 0) {
 		t.Fatal("experiment seed does not change evaluation seeds")

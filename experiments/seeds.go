@@ -8,10 +8,11 @@ func splitmix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// Seed domains keep evaluation and training seed streams disjoint.
+// Seed domains keep evaluation, training and validation seed streams disjoint.
 const (
-	domainEval  uint64 = 0x6576616c00000000 // "eval"
-	domainTrain uint64 = 0x747261696e000000 // "train"
+	domainEval       uint64 = 0x6576616c00000000 // "eval"
+	domainTrain      uint64 = 0x747261696e000000 // "train"
+	domainValidation uint64 = 0x76616c6964000000 // "valid"
 )
 
 // EvalSeed is the evaluation seed of repetition rep (0-based): the same for every policy
@@ -26,4 +27,13 @@ func EvalSeed(experimentSeed uint64, rep int) uint64 {
 // the first indices are disjoint).
 func TrainSeed(experimentSeed uint64, i int) uint64 {
 	return splitmix64(splitmix64(experimentSeed^domainTrain) + uint64(i))
+}
+
+// ValidationSeed is the seed of validation episode k (0-based) that a trainer runs
+// periodically during training to select its best checkpoint: a third stream, held out
+// from both training (TrainSeed) and evaluation (EvalSeed), so neither the policy's
+// training nor the checkpoint selection sees an episode the experiment evaluates on (a
+// test checks the first indices of the three streams are pairwise disjoint).
+func ValidationSeed(experimentSeed uint64, k int) uint64 {
+	return splitmix64(splitmix64(experimentSeed^domainValidation) + uint64(k))
 }

@@ -19,6 +19,15 @@ type TrainedReporter interface {
 	Trained() bool
 }
 
+// MonitoringKeyser is implemented by policy config structs (the decoded value a policy
+// factory receives) whose sections hold keys that, as configured, only monitor training —
+// convergence signals, validations that select nothing — and do not change the trained
+// model. TrainHash leaves those keys out, so watching a training more closely does not
+// make its checkpoint stale. Paths are relative to the policy's section.
+type MonitoringKeyser interface {
+	MonitoringKeys() []string
+}
+
 // ConfigHashSetter is implemented by learners that record the hash of the config they were
 // trained from in their checkpoints; TrainPolicy passes the training hash.
 type ConfigHashSetter interface {
@@ -70,7 +79,8 @@ func (b *Builder) Learner(name string) (learns, trained bool, err error) {
 // the training writes), plus the digests of the referenced files except those that the
 // omitted keys name (the checkpoint is the training's output, not its input). Training
 // environments cycle through experiment.profiles for experiment.duration per episode, and
-// their seeds derive from experiment.seed, so those keys are part of the hash.
+// their seeds derive from experiment.seed, so those keys are part of the hash. Keys of the
+// policy that only monitor training (MonitoringKeyser) are left out too.
 func (b *Builder) TrainHash(policy string, omit ...string) (string, error) {
 	keys := []string{"experiment.name", "experiment.out", "experiment.workers", "experiment.repetitions",
 		"experiment.baseline", "experiment.warmup"}
@@ -85,6 +95,11 @@ func (b *Builder) TrainHash(policy string, omit ...string) (string, error) {
 		}
 	}
 	keys = append(keys, omit...)
+	if mk, ok := b.Loaded.Components["policies."+policy].(MonitoringKeyser); ok {
+		for _, k := range mk.MonitoringKeys() {
+			keys = append(keys, "policies."+policy+"."+k)
+		}
+	}
 	outputs := map[string]bool{}
 	for _, k := range omit {
 		if v, ok := lookup(b.Loaded.Resolved, k).(string); ok && v != "" {
@@ -143,10 +158,55 @@ func (b *Builder) TrainEnvFactory(opts EnvOptions) func(index int, seed uint64) 
 	}
 }
 
+// validationEnv maps the episode seeds a trainer asks for into the validation seed stream.
+type validationEnv struct {
+	framework.Env
+	experimentSeed uint64
+}
+
+// Reset starts validation episode seed under ValidationSeed(experiment seed, seed).
+func (e validationEnv) Reset(ctx context.Context, seed uint64) (framework.Observation, error) {
+	return e.Env.Reset(ctx, ValidationSeed(e.experimentSeed, int(seed)))
+}
+
+// ValidationEnvFactory returns the factory of a trainer's validation environments
+// (framework.ValidationSetter): validation episode k runs load profile profiles[k mod
+// len(profiles)] (the experiment's profiles when profiles is empty) under the episode
+// seed ValidationSeed(experiment seed, k), whatever the trainer passes, so every
+// validation replays the same held-out scenarios, none of them a training or an
+// evaluation episode. opts.Profiles is ignored. Unknown profile names are an error here,
+// before any training.
+func (b *Builder) ValidationEnvFactory(opts EnvOptions, profiles []string) (func(index int, seed uint64) (framework.Env, error), error) {
+	if len(profiles) == 0 {
+		profiles = b.Loaded.Config.Experiment.Profiles
+	}
+	if len(profiles) == 0 {
+		return nil, fmt.Errorf("validation: no load profiles (set the policy's validation.profiles or experiment.profiles)")
+	}
+	for _, p := range profiles {
+		if _, err := b.Profile(p); err != nil {
+			return nil, fmt.Errorf("validation profile %q: %w", p, err)
+		}
+	}
+	profiles = append([]string(nil), profiles...)
+	expSeed := b.Loaded.Config.Experiment.Seed
+	return func(index int, _ uint64) (framework.Env, error) {
+		o := opts
+		o.Profiles = []string{profiles[index%len(profiles)]}
+		env, err := b.NewEnv(o, index)
+		if err != nil {
+			return nil, err
+		}
+		return validationEnv{Env: env, experimentSeed: expSeed}, nil
+	}, nil
+}
+
 // TrainPolicy builds the named policy and trains it through framework.Trainer on
 // TrainEnvFactory's environments, writing the trainer's files into outDir. hash, when not
-// empty, is passed to learners that record it (ConfigHashSetter). Training budget and
-// hyper-parameters are the policy's own config.
+// empty, is passed to learners that record it (ConfigHashSetter). Learners that validate
+// periodically (framework.ValidationSetter) get ValidationEnvFactory's environments on
+// the profiles they name. Training budget and hyper-parameters are the policy's own
+// config.
 func (b *Builder) TrainPolicy(ctx context.Context, name, outDir, hash string, progress func(framework.TrainProgress)) error {
 	p, err := b.BuildPolicy(name)
 	if err != nil {
@@ -161,6 +221,13 @@ func (b *Builder) TrainPolicy(ctx context.Context, name, outDir, hash string, pr
 		hs.SetConfigHash(hash)
 	}
 	factory := b.TrainEnvFactory(EnvOptions{Policy: name})
+	if vs, ok := p.(framework.ValidationSetter); ok {
+		vf, err := b.ValidationEnvFactory(EnvOptions{Policy: name}, vs.ValidationProfiles())
+		if err != nil {
+			return fmt.Errorf("policy %s: %w", name, err)
+		}
+		vs.SetValidation(vf)
+	}
 	if in, ok := p.(framework.Initializer); ok {
 		env, err := factory(0, 0)
 		if err != nil {

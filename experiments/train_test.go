@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -24,6 +25,7 @@ func TestTrainHash(t *testing.T) {
 	same := [][]string{
 		{"experiment.warmup=2m"}, {"experiment.repetitions=9"}, {"experiment.name=other"}, {"experiment.workers=3"},
 		{"policies.two.replicas=4"}, {"policies.three.fail=true"},
+		{"policies.three.watch=5"}, // MonitoringKeys
 	}
 	for _, s := range same {
 		if h := hash(s...); h != base {
@@ -79,5 +81,84 @@ func TestTrainSeedsMapped(t *testing.T) {
 				t.Errorf("training episode under evaluation seed of repetition %d", rep)
 			}
 		}
+	}
+}
+
+// validatingLearner is a learner that validates: its Train runs the validation episodes
+// it was given and records what they ran.
+type validatingLearner struct {
+	frameworktest.PolicyFunc
+	profiles []string
+	newVal   func(int, uint64) (framework.Env, error)
+	seeds    []uint64
+	loads    []string
+}
+
+func (l *validatingLearner) ValidationProfiles() []string { return l.profiles }
+
+func (l *validatingLearner) SetValidation(newEnv func(int, uint64) (framework.Env, error)) {
+	l.newVal = newEnv
+}
+
+func (l *validatingLearner) Train(ctx context.Context, _ func(int, uint64) (framework.Env, error), _ string, _ func(framework.TrainProgress)) error {
+	if l.newVal == nil {
+		return errors.New("no validation environments")
+	}
+	for round := 0; round < 2; round++ {
+		for k := 0; k < 3; k++ {
+			env, err := l.newVal(k, uint64(k))
+			if err != nil {
+				return err
+			}
+			if _, err := env.Reset(ctx, uint64(k)); err != nil {
+				return err
+			}
+			be := env.(validationEnv).Env.(*framework.LoopEnv).Loop.Backend.(*frameworktest.Backend)
+			l.seeds, l.loads = append(l.seeds, be.Episode.Seed), append(l.loads, be.Episode.Load.Name)
+			env.Close()
+		}
+	}
+	return nil
+}
+
+// TestTrainPolicyValidation: TrainPolicy gives a validating learner environments whose
+// episode k runs profile k mod len(profiles) under ValidationSeed(experiment seed, k) —
+// the same scenario at every validation — and unknown profiles fail before training.
+func TestTrainPolicyValidation(t *testing.T) {
+	var learner *validatingLearner
+	reg := fakeRegistry(nil)
+	reg.Policies["fixed"] = framework.Factory[framework.Policy]{Type: "fixed",
+		Defaults: func() any { return &fixedCfg{Replicas: 1} },
+		New: func(framework.BuildContext, any) (framework.Policy, error) {
+			learner = &validatingLearner{PolicyFunc: frameworktest.Replicas(2), profiles: []string{"flat", "ramp"}}
+			return learner, nil
+		}}
+	b := loadFake(t, reg, "profiles.ramp.type=ramp", "profiles.ramp.from=1", "profiles.ramp.to=20", "profiles.ramp.duration=5m")
+	if err := b.TrainPolicy(context.Background(), "three", t.TempDir(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	seed := b.Loaded.Config.Experiment.Seed
+	wantLoads := []string{"flat", "ramp", "flat", "flat", "ramp", "flat"}
+	for i, s := range learner.seeds {
+		k := i % 3
+		if want := ValidationSeed(seed, k); s != want {
+			t.Errorf("validation episode %d ran seed %d, want ValidationSeed(%d, %d) = %d", k, s, seed, k, want)
+		}
+		if learner.loads[i] != wantLoads[i] {
+			t.Errorf("validation episode %d (round %d) ran profile %q, want %q", k, i/3, learner.loads[i], wantLoads[i])
+		}
+	}
+	if len(learner.seeds) != 6 {
+		t.Fatalf("%d validation episodes, want 6", len(learner.seeds))
+	}
+
+	reg.Policies["fixed"] = framework.Factory[framework.Policy]{Type: "fixed",
+		Defaults: func() any { return &fixedCfg{Replicas: 1} },
+		New: func(framework.BuildContext, any) (framework.Policy, error) {
+			return &validatingLearner{PolicyFunc: frameworktest.Replicas(2), profiles: []string{"nope"}}, nil
+		}}
+	b = loadFake(t, reg)
+	if err := b.TrainPolicy(context.Background(), "three", t.TempDir(), "", nil); err == nil || !strings.Contains(err.Error(), `validation profile "nope"`) {
+		t.Fatalf("unknown validation profile: %v", err)
 	}
 }

@@ -70,3 +70,20 @@ type TrainProgress struct {
 type Trainer interface {
 	Train(ctx context.Context, newEnv func(index int, seed uint64) (Env, error), outDir string, progress func(TrainProgress)) error
 }
+
+// ValidationSetter is implemented by trainers that evaluate their policy periodically
+// during training on held-out validation episodes and may keep the best policy (PPO's
+// validation section). A caller that can build such episodes — experiments.Builder's
+// TrainPolicy — calls SetValidation before Train; trainers whose configuration asks for
+// validation fail in Train when no caller did.
+type ValidationSetter interface {
+	// ValidationProfiles names the load profiles the validation episodes should run;
+	// empty leaves the choice to the caller (an experiment's own profiles).
+	ValidationProfiles() []string
+	// SetValidation gives the trainer the factory of its validation environments:
+	// newEnv(k, seed) builds the environment of validation episode k (k from 0), which
+	// the trainer resets with that seed, k. The caller maps the seed into a stream
+	// disjoint from training and evaluation seeds, so episode k is the same held-out
+	// scenario at every validation.
+	SetValidation(newEnv func(index int, seed uint64) (Env, error))
+}

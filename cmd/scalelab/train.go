@@ -13,6 +13,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/scalelab/scalelab/experiments"
+	"github.com/scalelab/scalelab/experiments/report"
 	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/config"
 	"github.com/scalelab/scalelab/policies/ppo"
@@ -53,6 +54,9 @@ func newTrainCmd() *cobra.Command {
 		seed   int64
 		policy string
 		quiet  bool
+		noPlot bool
+		dpi    int
+		noSVG  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train FILE",
@@ -66,7 +70,11 @@ simulator — with episodes cycling through the experiment's load profiles and t
 disjoint from evaluation seeds, and writes the checkpoint named by the policy's checkpoint key,
 stamped with the training hash (a later run retrains when the config no longer matches).
 
-DIR receives episodes.csv, iterations.csv, checkpoints and summary.json.`,
+DIR receives episodes.csv, iterations.csv, convergence.csv (moving-average return and
+plateau test, policy stability on fixed probe states, periodic validation), checkpoint.json
+(the selected policy: validation.select), best.json (the best validated policy, with
+validation.every), checkpoints/latest.json (resumable), summary.json (with the stop reason:
+budget, plateau or stable) and the training curves plots/training.png and .svg.`,
 		Example: `  scalelab train configs/cartpole.yaml --seed 1 --out results/cartpole-1
   scalelab train configs/ppo-seed.yaml`,
 		Args: cobra.ExactArgs(1),
@@ -104,9 +112,9 @@ DIR receives episodes.csv, iterations.csv, checkpoints and summary.json.`,
 				if s.MeanReturn != nil {
 					mean = fmt.Sprintf("%.2f", *s.MeanReturn)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s seed %d: mean return over the last %d episodes %s after %d steps (%.0f steps/s); results in %s\n",
-					env, cfg.Seed, s.ReturnEpisodes, mean, s.GlobalStep, s.StepsPerSecond, out)
-				return nil
+				fmt.Fprintf(cmd.OutOrStdout(), "%s seed %d: mean return over the last %d episodes %s after %d steps (%.0f steps/s, stop: %s); results in %s\n",
+					env, cfg.Seed, s.ReturnEpisodes, mean, s.GlobalStep, s.StepsPerSecond, s.StopReason, out)
+				return writeTrainingCurves(cmd, out, noPlot, dpi, noSVG)
 			}
 			if cmd.Flags().Changed("seed") {
 				sets = append(sets, fmt.Sprintf("experiment.seed=%d", seed))
@@ -133,7 +141,7 @@ DIR receives episodes.csv, iterations.csv, checkpoints and summary.json.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %s in %.1fs (training hash %.12s); results in %s\n", name, time.Since(start).Seconds(), hash, out)
-			return nil
+			return writeTrainingCurves(cmd, out, noPlot, dpi, noSVG)
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config key: --set a.b.c=value (repeatable)")
@@ -141,7 +149,26 @@ DIR receives episodes.csv, iterations.csv, checkpoints and summary.json.`,
 	cmd.Flags().Int64Var(&seed, "seed", 0, "training seed (validation configs: train.seed; experiment configs: experiment.seed)")
 	cmd.Flags().StringVar(&policy, "policy", "", "the learning policy to train (default: the only one)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress log")
+	cmd.Flags().BoolVar(&noPlot, "no-plots", false, "do not draw the training curves")
+	cmd.Flags().IntVar(&dpi, "dpi", 110, "resolution of the PNG training curves")
+	cmd.Flags().BoolVar(&noSVG, "no-svg", false, "draw the training curves as PNG only")
 	return cmd
+}
+
+// writeTrainingCurves draws the training curves of a training folder (report's
+// TrainingCurves) and says where they are.
+func writeTrainingCurves(cmd *cobra.Command, dir string, skip bool, dpi int, noSVG bool) error {
+	if skip {
+		return nil
+	}
+	files, err := report.TrainingCurves(dir, dpi, !noSVG)
+	if err != nil {
+		return fmt.Errorf("training curves: %w", err)
+	}
+	if len(files) > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "training curves: %s\n", strings.Join(files, ", "))
+	}
+	return nil
 }
 
 // learnerName picks the learning policy to train.

@@ -12,7 +12,11 @@
 // to detect the observed effect with the N that 80 % power would need. Figures: bars with
 // CI error bars per KPI, latency CDFs with their tail, replicas over time with the
 // offered load, the reward-term breakdown, and training curves with a convergence marker
-// when the results hold a training folder.
+// when the results hold a training folder — with the trainer's own convergence record
+// (convergence.csv, summary.json) when it wrote one: moving average, plateau bands,
+// validation returns, stop and best-checkpoint markers, and the policy's stability on its
+// probe states. TrainingCurves draws the same figure for one training folder (what
+// `scalelab train` writes at its end).
 //
 // For a sweep (experiments/sweep), the report lists the axes and cells, each cell's
 // effects against its baseline, a table and a figure per axis (p95 latency against cost

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -388,14 +389,22 @@ func rewardFigure(e *Experiment, a *Analysis, profile string) *fig {
 }
 
 // trainingFigure: the episode returns over training steps with their rolling mean and the
-// convergence marker (top), and the trainer's per-iteration diagnostics (bottom).
-func trainingFigure(t *Training) (*fig, *Convergence, error) {
+// convergence marker, and — from the trainer's convergence record — the moving average,
+// plateau bands, validation returns and the stop and best-checkpoint markers (top); the
+// policy's stability on the probe states (middle); the trainer's per-iteration
+// diagnostics (bottom).
+func trainingFigure(t *Training) (*fig, *Convergence, *trainingRun, error) {
+	run, err := readTrainingRun(t.Path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var rows [][]*plot.Plot
 	var conv *Convergence
 	var legend []legendItem
-	if ep, err := readCSV(t.Path + "/episodes.csv"); err == nil && ep.col("global_step") >= 0 && ep.col("raw_return") >= 0 {
+	if ep, err := readCSV(filepath.Join(t.Path, trainEpisodesFile)); err == nil && ep.col("global_step") >= 0 && ep.col("raw_return") >= 0 {
 		xs, ys := ep.column("global_step"), ep.column("raw_return")
 		p := newPlot("episode return", "environment steps", "return per episode")
+		background := run.addBackground(p)
 		sc, err := plotter.NewScatter(points{x: xs, y: ys, xerr: xs, yerr: ys})
 		if err == nil {
 			sc.GlyphStyle.Radius = vg.Points(1.2)
@@ -403,6 +412,7 @@ func trainingFigure(t *Training) (*fig, *Convergence, error) {
 			p.Add(sc)
 			legend = append(legend, legendItem{"episode return", fillThumb{withAlpha(palette[1], 120)}})
 		}
+		legend = append(legend, background...)
 		c := DetectConvergence(xs, ys)
 		conv = &c
 		if len(c.X) > 0 {
@@ -410,14 +420,19 @@ func trainingFigure(t *Training) (*fig, *Convergence, error) {
 			p.Add(line(c.X, c.Smoothed, st))
 			legend = append(legend, legendItem{fmt.Sprintf("rolling mean over %d episodes", c.Window), lineThumb{st}})
 			if c.Converged {
-				vs := draw.LineStyle{Color: palette[3], Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+				vs := draw.LineStyle{Color: palette[6], Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
 				p.Add(vline{x: c.At, style: vs, label: "converged"})
 				legend = append(legend, legendItem{fmt.Sprintf("converged (within ±%.0f %% of range of the final mean)", 100*ConvergenceTolerance), lineThumb{vs}})
 			}
 		}
+		legend = append(legend, run.addConvergence(p)...)
 		rows = append(rows, []*plot.Plot{p})
 	}
-	if it, err := readCSV(t.Path + "/iterations.csv"); err == nil {
+	if row := run.stabilityRow("environment steps"); row != nil {
+		rows = append(rows, row)
+		legend = append(legend, legendItem{"stability threshold", lineThumb{threshStyle}})
+	}
+	if it, err := readCSV(filepath.Join(t.Path, trainIterationsFile)); err == nil {
 		x := it.column("global_step")
 		xl := "environment steps"
 		if x == nil {
@@ -440,7 +455,7 @@ func trainingFigure(t *Training) (*fig, *Convergence, error) {
 		}
 	}
 	if len(rows) == 0 {
-		return nil, nil, nil
+		return nil, nil, run, nil
 	}
 	cols := 0
 	for _, r := range rows {
@@ -449,10 +464,14 @@ func trainingFigure(t *Training) (*fig, *Convergence, error) {
 	w := vg.Length(max(16, 6*cols)) * vg.Centimeter
 	title := "Training " + t.Name
 	if len(rows) == 1 {
-		return &fig{title: title, legend: legend, plots: rows, w: w, h: 10 * vg.Centimeter}, conv, nil
+		return &fig{title: title, legend: legend, plots: rows, w: w, h: 10 * vg.Centimeter}, conv, run, nil
 	}
-	// Returns on top at full width, the diagnostics in a row below.
-	top := &fig{plots: rows[:1], w: w, h: 10 * vg.Centimeter}
-	bottom := &fig{plots: rows[1:], w: w, h: 7 * vg.Centimeter}
-	return &fig{title: title, legend: legend, w: w, h: 19 * vg.Centimeter, stack: []*fig{top, bottom}}, conv, nil
+	// Returns on top at full width, each further row of panels below.
+	stack := []*fig{{plots: rows[:1], w: w, h: 10 * vg.Centimeter}}
+	h := 10 * vg.Centimeter
+	for _, r := range rows[1:] {
+		stack = append(stack, &fig{plots: [][]*plot.Plot{r}, w: w, h: 7 * vg.Centimeter})
+		h += 7 * vg.Centimeter
+	}
+	return &fig{title: title, legend: legend, w: w, h: h + 2*vg.Centimeter, stack: stack}, conv, run, nil
 }

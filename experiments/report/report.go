@@ -342,7 +342,7 @@ func (r *renderer) trainingSection(d *document, trainings []*Training) error {
 	}
 	d.h(2, "Training")
 	for i, t := range trainings {
-		f, conv, err := trainingFigure(t)
+		f, conv, run, err := trainingFigure(t)
 		if err != nil {
 			return err
 		}
@@ -364,6 +364,9 @@ func (r *renderer) trainingSection(d *document, trainings []*Training) error {
 				d.p("**Not converged**: the rolling mean of the return (window %d episodes) was still moving during the last %.0f %% of training (final value %.4g); consider a larger budget.",
 					conv.Window, 100*StableFraction, conv.Final)
 			}
+		}
+		if txt := run.describe(); txt != "" {
+			d.p("%s", txt)
 		}
 		d.add(r.figure(fmt.Sprintf("training-%d", i), "Training curves of "+t.Name, f))
 	}

@@ -105,3 +105,34 @@ func BenchmarkGemmNT(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvergenceSignals measures what convergence monitoring adds to one PPO
+// iteration on CartPole with CleanRL's defaults: the stability signals on the default 256
+// probes (encode, two actor passes' worth of outputs, exact KL, entropy, greedy
+// agreement) and the moving-average plateau test. Compare with BenchmarkTrainCartPole's
+// time per iteration.
+func BenchmarkConvergenceSignals(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.EnvWorkers = 1
+	newEnv := func(int, uint64) (framework.Env, error) { return envs.NewCartPole(), nil }
+	tr, err := newTrainer(context.Background(), cfg, TrainOptions{}, newEnv, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.closeAll()
+	if _, _, err := tr.iterate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if tr.mon.probes() != cfg.Convergence.Probes {
+		b.Fatalf("%d probes, want %d", tr.mon.probes(), cfg.Convergence.Probes)
+	}
+	cc := cfg.Convergence
+	cpu0 := processCPUTime()
+	for b.Loop() {
+		tr.mon.stability(tr.params, tr.mergedObsNorm())
+		tr.mon.state.Plateau.push(tr.iterRetSum, tr.iterRetN, cc.Window, cc.MinImprovement, cc.ImprovementFloor)
+	}
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}

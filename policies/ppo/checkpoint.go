@@ -69,6 +69,9 @@ type TrainState struct {
 	EnvEpisodes  []uint64            `json:"env_episodes"`
 	EpisodeCount int                 `json:"episode_count"`
 	Recent       []float64           `json:"recent_returns"`
+	// Monitor is the convergence monitor's state (probes, plateau and stability runs,
+	// the best validated policy, a stop); absent in checkpoints written before it existed.
+	Monitor *MonitorState `json:"monitor,omitempty"`
 }
 
 // network rebuilds the network the checkpoint's parameters belong to.

@@ -58,7 +58,54 @@ type Config struct {
 	CheckpointEvery int    `mapstructure:"checkpoint_every" doc:"write a resumable checkpoint every this many iterations (and at the end); 0 only at the end" default:"50"`
 	Resume          bool   `mapstructure:"resume" doc:"continue training from <out>/checkpoints/latest.json when it exists" default:"false"`
 	EvalEpisodes    int    `mapstructure:"eval_episodes" doc:"deterministic evaluation episodes on held-out seeds after validation-environment training; 0 skips" default:"20"`
+
+	// Convergence configures the convergence signals written to convergence.csv and the
+	// optional early-stopping criteria (total_timesteps stays the hard cap).
+	Convergence ConvergenceConfig `mapstructure:"convergence"`
+	// Validation configures periodic deterministic evaluation on held-out episodes and
+	// which checkpoint (final or best) the trainer writes.
+	Validation ValidationConfig `mapstructure:"validation"`
 }
+
+// ConvergenceConfig configures convergence monitoring (see monitor.go and docs/ppo.md):
+// the moving average of the training return and its plateau test, and policy stability
+// on a fixed probe set of observations. The signals are always written; training stops
+// early only when stop_on_plateau or stop_on_stable is set.
+type ConvergenceConfig struct {
+	Window           int             `mapstructure:"window" doc:"iterations W of the moving average of the training return (mean raw return of the episodes that ended in the last W iterations); the plateau test compares it with its best value W or more iterations earlier" default:"20"`
+	MinImprovement   float64         `mapstructure:"min_improvement" doc:"plateau threshold ε: iteration i is on a plateau when (MA_i − max_{j ≤ i−W} MA_j) / max(|max_{j ≤ i−W} MA_j|, improvement_floor) < ε" default:"0.01"`
+	ImprovementFloor float64         `mapstructure:"improvement_floor" doc:"absolute floor of the plateau test's denominator, so returns near zero do not inflate the relative improvement" default:"1e-06"`
+	PlateauPatience  int             `mapstructure:"plateau_patience" doc:"consecutive plateau iterations after which stop_on_plateau stops training" default:"20"`
+	StopOnPlateau    bool            `mapstructure:"stop_on_plateau" doc:"stop training after plateau_patience consecutive plateau iterations" default:"false"`
+	Probes           int             `mapstructure:"probes" doc:"size of the fixed probe set (observations drawn from the first rollout) on which policy KL, entropy and greedy agreement are measured; 0 disables those signals" default:"256"`
+	Stability        StabilityConfig `mapstructure:"stability"`
+	StopOnStable     bool            `mapstructure:"stop_on_stable" doc:"stop training after stability.patience consecutive stable iterations" default:"false"`
+	MinIterations    int             `mapstructure:"min_iterations" doc:"never stop early before this many iterations" default:"0"`
+}
+
+// StabilityConfig defines a stable iteration: the policy barely moved on the probes.
+type StabilityConfig struct {
+	MaxKL           float64 `mapstructure:"max_kl" doc:"stability threshold: an iteration is stable when the mean exact KL(π_old‖π_new) over the probes is at most max_kl and the greedy agreement at least min_agreement" default:"0.0001"`
+	MinAgreement    float64 `mapstructure:"min_agreement" doc:"stability threshold: the fraction of probes whose greedy action is unchanged since the previous iteration must be at least this" default:"0.99"`
+	Patience        int     `mapstructure:"patience" doc:"consecutive stable iterations after which stop_on_stable stops training" default:"20"`
+	ActionTolerance float64 `mapstructure:"action_tolerance" doc:"Gaussian heads: a probe's greedy (mean, clipped) action counts as unchanged when every dimension moved by at most this fraction of its bound range (this absolute amount for unbounded dimensions)" default:"0.01"`
+}
+
+// ValidationConfig configures periodic validation: every `every` iterations (and at the
+// last) the deterministic policy runs `episodes` held-out episodes, and the best policy by
+// mean validation return is kept as best.json.
+type ValidationConfig struct {
+	Every    int      `mapstructure:"every" doc:"evaluate the deterministic policy on held-out validation episodes every this many iterations and at the last one (also an early stop); 0 disables" default:"0"`
+	Episodes int      `mapstructure:"episodes" doc:"deterministic validation episodes per evaluation, the same held-out seeds each time; episode k runs profile k mod len(profiles)" default:"6"`
+	Profiles []string `mapstructure:"profiles" doc:"load profiles of the validation episodes; empty uses experiment.profiles (ignored for cartpole-v1 and pendulum-v1)" default:"[]"`
+	Select   string   `mapstructure:"select" doc:"the policy the trainer writes as its checkpoint: final (the last iteration's) or best (highest mean validation return; needs every > 0)" default:"final"`
+}
+
+// Checkpoint selections (validation.select).
+const (
+	SelectFinal = "final"
+	SelectBest  = "best"
+)
 
 // DefaultConfig returns CleanRL ppo.py's defaults (CartPole-v1, 500,000 steps).
 func DefaultConfig() Config {
@@ -86,6 +133,11 @@ func DefaultConfig() Config {
 		Activation:      "tanh",
 		CheckpointEvery: 50,
 		EvalEpisodes:    20,
+		Convergence: ConvergenceConfig{
+			Window: 20, MinImprovement: 0.01, ImprovementFloor: 1e-6, PlateauPatience: 20, Probes: 256,
+			Stability: StabilityConfig{MaxKL: 1e-4, MinAgreement: 0.99, Patience: 20, ActionTolerance: 0.01},
+		},
+		Validation: ValidationConfig{Episodes: 6, Select: SelectFinal},
 	}
 }
 
@@ -175,6 +227,59 @@ func (c Config) Validate() []error {
 	if c.EvalEpisodes < 0 {
 		bad("eval_episodes", "must be ≥ 0, got %d", c.EvalEpisodes)
 	}
+	cv, st, va := c.Convergence, c.Convergence.Stability, c.Validation
+	if cv.Window < 1 {
+		bad("convergence.window", "must be ≥ 1, got %d", cv.Window)
+	}
+	if !(cv.MinImprovement >= 0) || math.IsInf(cv.MinImprovement, 0) {
+		bad("convergence.min_improvement", "must be ≥ 0, got %v", cv.MinImprovement)
+	}
+	if !(cv.ImprovementFloor > 0) || math.IsInf(cv.ImprovementFloor, 0) {
+		bad("convergence.improvement_floor", "must be > 0, got %v", cv.ImprovementFloor)
+	}
+	if cv.PlateauPatience < 1 {
+		bad("convergence.plateau_patience", "must be ≥ 1, got %d", cv.PlateauPatience)
+	}
+	if cv.Probes < 0 {
+		bad("convergence.probes", "must be ≥ 0 (0 disables the probe signals), got %d", cv.Probes)
+	} else if cv.Probes == 0 && cv.StopOnStable {
+		bad("convergence.probes", "must be ≥ 1 with stop_on_stable: stability is measured on the probes")
+	}
+	if cv.MinIterations < 0 {
+		bad("convergence.min_iterations", "must be ≥ 0, got %d", cv.MinIterations)
+	}
+	if !(st.MaxKL >= 0) {
+		bad("convergence.stability.max_kl", "must be ≥ 0, got %v", st.MaxKL)
+	}
+	if !(st.MinAgreement >= 0 && st.MinAgreement <= 1) {
+		bad("convergence.stability.min_agreement", "must be in [0, 1], got %v", st.MinAgreement)
+	}
+	if st.Patience < 1 {
+		bad("convergence.stability.patience", "must be ≥ 1, got %d", st.Patience)
+	}
+	if !(st.ActionTolerance >= 0) || math.IsInf(st.ActionTolerance, 0) {
+		bad("convergence.stability.action_tolerance", "must be ≥ 0, got %v", st.ActionTolerance)
+	}
+	if va.Every < 0 {
+		bad("validation.every", "must be ≥ 0 (0 disables), got %d", va.Every)
+	}
+	if va.Episodes < 1 {
+		bad("validation.episodes", "must be ≥ 1, got %d", va.Episodes)
+	}
+	for i, p := range va.Profiles {
+		if p == "" {
+			bad("validation.profiles", "entry %d is empty", i)
+		}
+	}
+	switch va.Select {
+	case SelectFinal:
+	case SelectBest:
+		if va.Every == 0 {
+			bad("validation.select", "best needs validation.every > 0 (no validation, no best policy)")
+		}
+	default:
+		bad("validation.select", "must be final or best, got %q", va.Select)
+	}
 	return errs
 }
 
@@ -214,8 +319,9 @@ func DecodeConfig(params map[string]any) (Config, error) {
 
 // Hash returns the SHA-256 (hex) of the canonical JSON (sorted keys) of the keys that
 // change what training produces. Keys that do not (checkpoint, checkpoint_every, resume,
-// env_workers, eval_episodes) are left out, so moving a checkpoint or changing the worker
-// count keeps the hash.
+// env_workers, eval_episodes, and the convergence and validation keys that only monitor,
+// see MonitoringKeys) are left out, so moving a checkpoint, changing the worker count or
+// watching training more closely keeps the hash.
 func (c Config) Hash() string {
 	b, _ := json.Marshal(c.hashView())
 	var m map[string]any
@@ -225,7 +331,7 @@ func (c Config) Hash() string {
 }
 
 func (c Config) hashView() map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"env": c.Env, "total_timesteps": c.TotalTimesteps, "seed": c.Seed, "num_envs": c.NumEnvs,
 		"num_steps": c.NumSteps, "num_minibatches": c.NumMinibatches, "update_epochs": c.UpdateEpochs,
 		"learning_rate": c.LearningRate, "anneal_lr": c.AnnealLR, "adam_eps": c.AdamEps, "gamma": c.Gamma,
@@ -235,6 +341,66 @@ func (c Config) hashView() map[string]any {
 		"hidden_sizes": c.HiddenSizes, "activation": c.Activation, "mask_input": c.MaskInput,
 		"bootstrap_truncation": c.BootstrapTruncation,
 	}
+	// Convergence and validation keys enter only when they change the result (a stop
+	// criterion, the best-checkpoint selection), so the hashes of configs that leave them
+	// at their defaults are those of the keys above alone.
+	cv := c.Convergence
+	if cv.StopOnPlateau || cv.StopOnStable {
+		conv := map[string]any{"min_iterations": cv.MinIterations}
+		if cv.StopOnPlateau {
+			conv["stop_on_plateau"], conv["window"], conv["min_improvement"] = true, cv.Window, cv.MinImprovement
+			conv["improvement_floor"], conv["plateau_patience"] = cv.ImprovementFloor, cv.PlateauPatience
+		}
+		if cv.StopOnStable {
+			st := cv.Stability
+			conv["stop_on_stable"], conv["probes"] = true, cv.Probes
+			conv["stability"] = map[string]any{"max_kl": st.MaxKL, "min_agreement": st.MinAgreement, "patience": st.Patience,
+				"action_tolerance": st.ActionTolerance}
+		}
+		m["convergence"] = conv
+	}
+	if c.selectsBest() {
+		profiles := c.Validation.Profiles
+		if profiles == nil {
+			profiles = []string{}
+		}
+		m["validation"] = map[string]any{"every": c.Validation.Every, "episodes": c.Validation.Episodes,
+			"profiles": profiles, "select": SelectBest}
+	}
+	return m
+}
+
+// selectsBest reports whether the trainer writes the best validated policy as its
+// checkpoint.
+func (c Config) selectsBest() bool {
+	return c.Validation.Select == SelectBest && c.Validation.Every > 0
+}
+
+// MonitoringKeys returns the key paths, relative to the policy's section, of the
+// convergence and validation keys that only monitor training as configured: signals and
+// evaluations that do not change the checkpoint training produces. Stop criteria that
+// are on, and validation when it selects the best checkpoint, change the result and are
+// not listed. Experiment training hashes (experiments.Builder.TrainHash) leave these keys
+// out, as Hash does.
+func (c Config) MonitoringKeys() []string {
+	var out []string
+	cv := c.Convergence
+	switch {
+	case !cv.StopOnPlateau && !cv.StopOnStable:
+		out = append(out, "convergence")
+	default:
+		if !cv.StopOnPlateau {
+			out = append(out, "convergence.window", "convergence.min_improvement", "convergence.improvement_floor",
+				"convergence.plateau_patience", "convergence.stop_on_plateau")
+		}
+		if !cv.StopOnStable {
+			out = append(out, "convergence.probes", "convergence.stability", "convergence.stop_on_stable")
+		}
+	}
+	if !c.selectsBest() {
+		out = append(out, "validation")
+	}
+	return out
 }
 
 // canonicalJSON encodes plain JSON values with object keys sorted (encoding/json sorts map

@@ -1,6 +1,7 @@
 package ppo
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,6 +46,22 @@ func TestConfigValidate(t *testing.T) {
 		{"no hidden", func(c *Config) { c.HiddenSizes = nil }, "hidden_sizes"},
 		{"activation", func(c *Config) { c.Activation = "gelu" }, "activation: unknown activation \"gelu\""},
 		{"workers", func(c *Config) { c.EnvWorkers = -1 }, "env_workers"},
+		{"window", func(c *Config) { c.Convergence.Window = 0 }, "convergence.window: must be ≥ 1, got 0"},
+		{"min improvement", func(c *Config) { c.Convergence.MinImprovement = -0.1 }, "convergence.min_improvement"},
+		{"floor", func(c *Config) { c.Convergence.ImprovementFloor = 0 }, "convergence.improvement_floor"},
+		{"plateau patience", func(c *Config) { c.Convergence.PlateauPatience = 0 }, "convergence.plateau_patience"},
+		{"probes", func(c *Config) { c.Convergence.Probes = -1 }, "convergence.probes"},
+		{"stable without probes", func(c *Config) { c.Convergence.Probes, c.Convergence.StopOnStable = 0, true }, "convergence.probes: must be ≥ 1 with stop_on_stable"},
+		{"min iterations", func(c *Config) { c.Convergence.MinIterations = -1 }, "convergence.min_iterations"},
+		{"max kl", func(c *Config) { c.Convergence.Stability.MaxKL = -1 }, "convergence.stability.max_kl"},
+		{"agreement", func(c *Config) { c.Convergence.Stability.MinAgreement = 1.5 }, "convergence.stability.min_agreement"},
+		{"stable patience", func(c *Config) { c.Convergence.Stability.Patience = 0 }, "convergence.stability.patience"},
+		{"tolerance", func(c *Config) { c.Convergence.Stability.ActionTolerance = -1 }, "convergence.stability.action_tolerance"},
+		{"every", func(c *Config) { c.Validation.Every = -1 }, "validation.every"},
+		{"episodes", func(c *Config) { c.Validation.Episodes = 0 }, "validation.episodes"},
+		{"profile", func(c *Config) { c.Validation.Profiles = []string{""} }, "validation.profiles: entry 0 is empty"},
+		{"select", func(c *Config) { c.Validation.Select = "latest" }, `validation.select: must be final or best, got "latest"`},
+		{"best without validation", func(c *Config) { c.Validation.Select = SelectBest }, "validation.select: best needs validation.every > 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,12 +82,23 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDecodeConfig(t *testing.T) {
 	c, err := DecodeConfig(map[string]any{"type": "ppo", "env": "pendulum-v1", "num_envs": 8, "learning_rate": "3e-4",
-		"hidden_sizes": []any{32, 32}, "anneal_lr": false})
+		"hidden_sizes": []any{32, 32}, "anneal_lr": false,
+		"convergence": map[string]any{"window": 5, "stop_on_plateau": true, "stability": map[string]any{"max_kl": 0.01}},
+		"validation":  map[string]any{"every": 10, "select": "best", "profiles": []any{"low", "high"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Env != "pendulum-v1" || c.NumEnvs != 8 || c.LearningRate != 3e-4 || c.AnnealLR || c.HiddenSizes[1] != 32 || c.NumSteps != 128 {
 		t.Fatalf("decoded %+v", c)
+	}
+	// Nested sections decode over their defaults.
+	cv, va := c.Convergence, c.Validation
+	if cv.Window != 5 || !cv.StopOnPlateau || cv.PlateauPatience != 20 || cv.Stability.MaxKL != 0.01 || cv.Stability.MinAgreement != 0.99 ||
+		va.Every != 10 || va.Select != SelectBest || va.Episodes != 6 || !slices.Equal(va.Profiles, []string{"low", "high"}) {
+		t.Fatalf("decoded convergence %+v validation %+v", cv, va)
+	}
+	if _, err := DecodeConfig(map[string]any{"convergence": map[string]any{"windw": 3}}); err == nil || !strings.Contains(err.Error(), "windw") {
+		t.Fatalf("unknown nested key: %v", err)
 	}
 	if _, err := DecodeConfig(map[string]any{"learnin_rate": 1}); err == nil || !strings.Contains(err.Error(), "learnin_rate") {
 		t.Fatalf("unknown key: %v", err)

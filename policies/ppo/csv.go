@@ -85,6 +85,19 @@ func (c *csvFile) row(vals ...float64) {
 	_ = c.w.Write(c.rec) // errors surface at flush
 }
 
+// record appends one record of preformatted fields.
+func (c *csvFile) record(fields ...string) {
+	_ = c.w.Write(fields) // errors surface at flush
+}
+
+// formatBool writes a flag as 1 or 0.
+func formatBool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
 func formatNum(v float64) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):

@@ -75,11 +75,28 @@
 //     training episode, the undiscounted return before any reward normalisation.
 //   - iterations.csv: iteration, global_step, lr, pg_loss, v_loss, entropy, old_approx_kl,
 //     approx_kl, clipfrac, explained_variance, sps.
-//   - checkpoint.json: the final policy (see Checkpoint); checkpoints/latest.json: the
-//     resumable checkpoint (optimiser, normalisers and generator state as well), written
-//     every checkpoint_every iterations and at the end. With resume: true a run continues
-//     from latest.json; episodes in progress are not restored (environments start new
+//   - convergence.csv: per iteration the moving average of the return and its plateau
+//     test, the policy's stability on a fixed probe set (exact KL between successive
+//     policies, entropy, greedy agreement), explained variance, periodic validation returns,
+//     the best flag and, on the last row, the stop reason (monitor.go; docs/ppo.md).
+//   - checkpoint.json: the selected policy (validation.select: the final one, or the best
+//     validated one); best.json: the best validated policy (validation.every > 0);
+//     checkpoints/latest.json: the resumable checkpoint (optimiser, normalisers, generator
+//     and monitor state as well; its policy is the last iteration's), written every
+//     checkpoint_every iterations and at the end. With resume: true a run continues from
+//     latest.json; episodes in progress are not restored (environments start new
 //     episodes), so a resumed run is deterministic but differs from an uninterrupted one.
 //   - summary.json: mean raw return of the last 100 training episodes, steps, wall time,
-//     steps per second (and, for validation environments, a deterministic evaluation).
+//     steps per second, the stop reason (budget, plateau, stable), the convergence settings
+//     and end state, the best validation and the selected policy (and, for validation
+//     environments, a deterministic evaluation of the selected policy).
+//
+// # Convergence monitoring and early stopping
+//
+// total_timesteps is the hard cap. The convergence section's stop_on_plateau and
+// stop_on_stable end training earlier (never before min_iterations); the validation
+// section evaluates the deterministic policy every `every` iterations on held-out
+// episodes — from the caller's factory (TrainOptions.ValidationEnv,
+// framework.ValidationSetter) — and keeps the best. Monitoring alone changes nothing in
+// the run, so its keys stay out of the training hash (Config.MonitoringKeys).
 package ppo

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/scalelab/scalelab/framework"
@@ -31,12 +32,15 @@ type Policy struct {
 	specs      *framework.Specs
 	configHash string
 	logger     *slog.Logger
+	// valEnv builds validation environments (SetValidation); nil when none were given.
+	valEnv func(index int, seed uint64) (framework.Env, error)
 }
 
 var (
-	_ framework.Policy      = (*Policy)(nil)
-	_ framework.Initializer = (*Policy)(nil)
-	_ framework.Trainer     = (*Policy)(nil)
+	_ framework.Policy           = (*Policy)(nil)
+	_ framework.Initializer      = (*Policy)(nil)
+	_ framework.Trainer          = (*Policy)(nil)
+	_ framework.ValidationSetter = (*Policy)(nil)
 )
 
 // Register adds the `ppo` policy factory to r.
@@ -153,6 +157,18 @@ func (p *Policy) SetConfigHash(h string) {
 	p.configHash = h
 }
 
+// ValidationProfiles returns the configured validation.profiles (empty: the caller's
+// default, an experiment's profiles).
+func (p *Policy) ValidationProfiles() []string { return slices.Clone(p.cfg.Validation.Profiles) }
+
+// SetValidation sets the factory of the validation environments Train evaluates on every
+// validation.every iterations (see framework.ValidationSetter).
+func (p *Policy) SetValidation(newEnv func(index int, seed uint64) (framework.Env, error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.valEnv = newEnv
+}
+
 // Init records the state and action design; with a checkpoint loaded they must match it
 // (feature names in order and the action space), otherwise the error wraps
 // ErrSpecsMismatch and says what differs.
@@ -183,9 +199,11 @@ func (p *Policy) Act(_ context.Context, obs framework.Observation) (framework.Ac
 	return p.model.act(obs)
 }
 
-// Train trains on environments from newEnv for the configured budget, writes the files
-// described in the package documentation into outDir (and the final checkpoint to the
-// configured checkpoint path, when set) and then acts with the trained network.
+// Train trains on environments from newEnv for the configured budget (or until a stop
+// criterion of the convergence section), writes the files described in the package
+// documentation into outDir (and the selected checkpoint — validation.select — to the
+// configured checkpoint path, when set) and then acts with that network. With
+// validation.every > 0 it needs SetValidation first.
 func (p *Policy) Train(ctx context.Context, newEnv func(index int, seed uint64) (framework.Env, error), outDir string, progress func(framework.TrainProgress)) error {
 	_, err := p.TrainResult(ctx, newEnv, outDir, progress)
 	return err
@@ -194,7 +212,7 @@ func (p *Policy) Train(ctx context.Context, newEnv func(index int, seed uint64) 
 // TrainResult is Train returning the run's summary and final checkpoint.
 func (p *Policy) TrainResult(ctx context.Context, newEnv func(index int, seed uint64) (framework.Env, error), outDir string, progress func(framework.TrainProgress)) (*Result, error) {
 	p.mu.Lock()
-	opts := TrainOptions{ConfigHash: p.configHash, Specs: p.specs, CheckpointPath: p.ckptPath, Logger: p.logger}
+	opts := TrainOptions{ConfigHash: p.configHash, Specs: p.specs, CheckpointPath: p.ckptPath, Logger: p.logger, ValidationEnv: p.valEnv}
 	p.mu.Unlock()
 	res, err := Train(ctx, p.cfg, opts, newEnv, outDir, progress)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/scalelab/scalelab/framework"
@@ -22,8 +23,9 @@ const (
 	EpisodesFile   = "episodes.csv"
 	IterationsFile = "iterations.csv"
 	SummaryFile    = "summary.json"
-	CheckpointFile = "checkpoint.json"         // the final policy (no optimiser state)
-	LatestFile     = "checkpoints/latest.json" // the resumable checkpoint
+	CheckpointFile = "checkpoint.json"         // the policy training selected (validation.select; no optimiser state)
+	LatestFile     = "checkpoints/latest.json" // the resumable checkpoint (the last iteration's policy)
+	BestFile       = "best.json"               // the best validated policy (validation.every > 0)
 )
 
 const (
@@ -33,6 +35,8 @@ const (
 	rngStreamShuf = 0x73687566666c6521 // "shuffle!"
 	rngStreamInit = 0x696e697469616c21 // "initial!"
 	rngStreamEval = 0x6576616c75617465 // "evaluate"
+	rngStreamProb = 0x70726f6265732121 // "probes!!"
+	rngStreamVal  = 0x76616c6964617465 // "validate"
 )
 
 // TrainOptions adjust a training run beyond its Config.
@@ -48,6 +52,10 @@ type TrainOptions struct {
 	CheckpointPath string
 	// Logger receives per-iteration diagnostics at debug level; nil discards them.
 	Logger *slog.Logger
+	// ValidationEnv builds the environment of validation episode k (k from 0), which the
+	// trainer resets with seed k, for periodic validation (validation.every > 0); the
+	// factory maps the seed into a held-out stream. Required when validation.every > 0.
+	ValidationEnv func(index int, seed uint64) (framework.Env, error)
 }
 
 // Summary is what summary.json holds.
@@ -73,6 +81,50 @@ type Summary struct {
 	EvalEpisodes   int      `json:"eval_episodes,omitempty"`
 	EvalMeanReturn *float64 `json:"eval_mean_return,omitempty"`
 	EvalStdReturn  *float64 `json:"eval_std_return,omitempty"`
+
+	// StopReason says why training ended: budget (total_timesteps), plateau or stable
+	// (an early-stopping criterion of the convergence section).
+	StopReason string `json:"stop_reason"`
+	// Convergence holds the monitor's settings and its state at the end.
+	Convergence ConvergenceSummary `json:"convergence"`
+	// Validations counts the periodic validations; Best is the best of them (nil
+	// without validation).
+	Validations int          `json:"validations"`
+	Best        *BestSummary `json:"best,omitempty"`
+	// Selected is the policy written as the checkpoint: final or best.
+	Selected string `json:"selected"`
+	// SelectedIteration is the iteration of the selected policy.
+	SelectedIteration int `json:"selected_iteration"`
+}
+
+// ConvergenceSummary is summary.json's account of convergence monitoring.
+type ConvergenceSummary struct {
+	Window          int     `json:"window"`
+	MinImprovement  float64 `json:"min_improvement"`
+	PlateauPatience int     `json:"plateau_patience"`
+	StopOnPlateau   bool    `json:"stop_on_plateau"`
+	Probes          int     `json:"probes"`
+	MaxKL           float64 `json:"max_kl"`
+	MinAgreement    float64 `json:"min_agreement"`
+	StablePatience  int     `json:"stable_patience"`
+	StopOnStable    bool    `json:"stop_on_stable"`
+	// MovingAverage is the last moving average of the training return (null when
+	// undefined); PlateauIterations and StableIterations the plateau and stable runs at
+	// the end.
+	MovingAverage     *float64 `json:"mean_return_ma"`
+	PlateauIterations int      `json:"plateau_iterations"`
+	StableIterations  int      `json:"stable_iterations"`
+}
+
+// BestSummary describes the best validated policy.
+type BestSummary struct {
+	Iteration  int     `json:"iteration"`
+	GlobalStep int64   `json:"global_step"`
+	MeanReturn float64 `json:"eval_mean_return"`
+	StdReturn  float64 `json:"eval_std_return"`
+	Episodes   int     `json:"eval_episodes"`
+	// Checkpoint is the best.json written.
+	Checkpoint string `json:"checkpoint"`
 }
 
 // Result is what Train returns.
@@ -160,9 +212,19 @@ type trainer struct {
 	episodes   int
 	recent     []float64 // last ≤100 raw returns, oldest first
 	resumed    bool
+	// Returns of the episodes that ended in the current iteration.
+	iterRetSum float64
+	iterRetN   int
 
-	episodesW   *csvFile
-	iterationsW *csvFile
+	mon *monitor
+	// rawNext/rawValid hold each environment's current observation as the collector gave
+	// it (missing values as 0), while the first rollout captures probes.
+	rawNext  [][]float64
+	rawValid [][]bool
+
+	episodesW    *csvFile
+	iterationsW  *csvFile
+	convergenceW *csvFile
 }
 
 func newTrainer(ctx context.Context, cfg Config, opts TrainOptions, newEnv func(int, uint64) (framework.Env, error), outDir string) (_ *trainer, err error) {
@@ -246,6 +308,15 @@ func newTrainer(ctx context.Context, cfg Config, opts TrainOptions, newEnv func(
 	}
 	t.inds = make([]int, B)
 	t.epRet, t.epLen = make([]float64, t.N), make([]int, t.N)
+	t.mon = &monitor{cfg: cfg.Convergence, net: t.net, space: t.specs.Action, obsDim: t.obsDim, obsClip: cfg.ObsClip, maskInput: cfg.MaskInput}
+	if p := min(cfg.Convergence.Probes, B); p > 0 {
+		// P distinct rollout indices, ascending; their own stream leaves training untouched.
+		t.mon.probeIdx = rand.New(rand.NewPCG(cfg.Seed, rngStreamProb)).Perm(B)[:p]
+		slices.Sort(t.mon.probeIdx)
+	}
+	if cfg.Validation.Every > 0 && opts.ValidationEnv == nil {
+		return nil, fmt.Errorf("ppo config: validation.every is %d but the caller provided no validation environments", cfg.Validation.Every)
+	}
 
 	if cfg.Resume {
 		if err := t.resume(); err != nil {
@@ -258,14 +329,27 @@ func newTrainer(ctx context.Context, cfg Config, opts TrainOptions, newEnv func(
 	if t.iterationsW, err = openCSV(filepath.Join(outDir, IterationsFile), []string{"iteration", "global_step", "lr", "pg_loss", "v_loss", "entropy", "old_approx_kl", "approx_kl", "clipfrac", "explained_variance", "sps"}, t.resumed, float64(t.iteration)); err != nil {
 		return nil, err
 	}
+	if t.convergenceW, err = openCSV(filepath.Join(outDir, ConvergenceFile), convergenceHeader, t.resumed, float64(t.iteration)); err != nil {
+		return nil, err
+	}
+	if t.mon.capturing() {
+		t.rawNext, t.rawValid = make([][]float64, t.N), make([][]bool, t.N)
+		for e := range t.rawNext {
+			t.rawNext[e], t.rawValid[e] = make([]float64, t.obsDim), make([]bool, t.obsDim)
+		}
+	}
 	obs, err := t.vec.reset(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for e := range obs {
-		if err := t.encode(e, obs[e], t.next[e*in:(e+1)*in]); err != nil {
+		if err := t.encodeNext(e, obs[e]); err != nil {
 			return nil, fmt.Errorf("environment %d: %w", e, err)
 		}
+	}
+	if t.resumed {
+		// π_old of the next iteration is the policy of the checkpoint.
+		t.mon.rememberPolicy(t.params, t.mergedObsNorm())
 	}
 	return t, nil
 }
@@ -283,6 +367,10 @@ func (t *trainer) closeAll() {
 		t.iterationsW.close()
 		t.iterationsW = nil
 	}
+	if t.convergenceW != nil {
+		t.convergenceW.close()
+		t.convergenceW = nil
+	}
 }
 
 // encode turns environment e's observation into network input, updating its observation
@@ -295,10 +383,31 @@ func (t *trainer) encode(e int, o framework.Observation, dst []float64) error {
 	return encodeObs(o, t.obsDim, rms, true, t.cfg.ObsClip, t.cfg.MaskInput, dst, t.validTmp)
 }
 
+// encodeNext encodes environment e's current observation into its row of t.next and,
+// while probes are being captured, keeps the observation as the collector gave it.
+func (t *trainer) encodeNext(e int, o framework.Observation) error {
+	in := t.net.inDim
+	if err := t.encode(e, o, t.next[e*in:(e+1)*in]); err != nil {
+		return err
+	}
+	if t.mon.capturing() {
+		for i, v := range o.Values {
+			ok := t.validTmp[i] // encodeObs's verdict: valid, finite
+			t.rawValid[e][i] = ok
+			t.rawNext[e][i] = 0
+			if ok {
+				t.rawNext[e][i] = v
+			}
+		}
+	}
+	return nil
+}
+
 func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress)) (*Result, error) {
 	start := time.Now()
 	startStep := t.globalStep
-	for t.iteration < t.iterations {
+	cc := t.cfg.Convergence
+	for t.iteration < t.iterations && t.mon.state.StopReason == "" {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("training interrupted after iteration %d: %w", t.iteration, err)
 		}
@@ -311,20 +420,55 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 		elapsed := time.Since(start).Seconds()
 		sps := math.Floor(float64(t.globalStep-startStep) / elapsed)
 		t.iterationsW.row(float64(it), float64(t.globalStep), lr, last.pgLoss, last.vLoss, last.entropy, last.oldApproxKL, last.approxKL, mean(t.clipFracs), ev, sps)
+
+		// Convergence signals, stop criteria, periodic validation.
+		norm := t.mergedObsNorm()
+		ps := t.mon.stability(t.params, norm)
+		pr := t.mon.state.Plateau.push(t.iterRetSum, t.iterRetN, cc.Window, cc.MinImprovement, cc.ImprovementFloor)
+		stable := cc.Stability.stable(ps)
+		if stable {
+			t.mon.state.StableRun++
+		} else {
+			t.mon.state.StableRun = 0
+		}
+		stop := cc.stopReason(it, pr.run, t.mon.state.StableRun)
+		end := stop != "" || it == t.iterations
+		evMean, evStd, isBest := math.NaN(), math.NaN(), false
+		if va := t.cfg.Validation; va.Every > 0 && (it%va.Every == 0 || end) {
+			if evMean, evStd, isBest, err = t.validate(ctx); err != nil {
+				return nil, fmt.Errorf("iteration %d validation: %w", it, err)
+			}
+		}
+		reason := stop
+		if reason == "" && it == t.iterations {
+			reason = StopBudget
+		}
+		t.mon.state.StopReason = stop
+		t.convergenceW.record(formatNum(float64(it)), formatNum(float64(t.globalStep)), formatNum(pr.ma), formatNum(pr.improvement),
+			formatBool(pr.plateau), formatNum(ps.kl), formatNum(ps.entropy), formatNum(ps.agreement), formatBool(stable),
+			formatNum(ev), formatNum(evMean), formatNum(evStd), formatBool(isBest), reason)
 		if err := t.flush(); err != nil {
 			return nil, err
 		}
 		mr, _ := t.meanReturn()
 		t.log.Debug("ppo iteration", "iteration", it, "global_step", t.globalStep, "lr", lr, "pg_loss", last.pgLoss,
-			"v_loss", last.vLoss, "entropy", last.entropy, "approx_kl", last.approxKL, "explained_variance", ev, "sps", sps, "mean_return", mr)
-		if t.cfg.CheckpointEvery > 0 && it%t.cfg.CheckpointEvery == 0 && it < t.iterations {
+			"v_loss", last.vLoss, "entropy", last.entropy, "approx_kl", last.approxKL, "explained_variance", ev, "sps", sps, "mean_return", mr,
+			"mean_return_ma", pr.ma, "plateau_run", pr.run, "probe_kl", ps.kl, "greedy_agreement", ps.agreement, "stable_run", t.mon.state.StableRun)
+		if stop != "" {
+			t.log.Info("ppo: training stopped early", "reason", stop, "iteration", it, "of", t.iterations, "global_step", t.globalStep,
+				"plateau_iterations", pr.run, "stable_iterations", t.mon.state.StableRun)
+		}
+		if t.cfg.CheckpointEvery > 0 && it%t.cfg.CheckpointEvery == 0 && !end {
 			if err := WriteCheckpoint(filepath.Join(t.outDir, LatestFile), t.checkpoint(true)); err != nil {
 				return nil, err
 			}
 		}
 		if progress != nil {
-			progress(framework.TrainProgress{Iteration: it, GlobalStep: t.globalStep, MeanReturn: mr,
-				Message: fmt.Sprintf("iteration %d/%d, %d steps, %.0f steps/s", it, t.iterations, t.globalStep, sps)})
+			msg := fmt.Sprintf("iteration %d/%d, %d steps, %.0f steps/s", it, t.iterations, t.globalStep, sps)
+			if stop != "" {
+				msg += ", stopped early: " + stop
+			}
+			progress(framework.TrainProgress{Iteration: it, GlobalStep: t.globalStep, MeanReturn: mr, Message: msg})
 		}
 	}
 	wall := time.Since(start).Seconds()
@@ -332,7 +476,11 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 		return nil, err
 	}
 	final := t.checkpoint(false)
-	if err := WriteCheckpoint(filepath.Join(t.outDir, CheckpointFile), final); err != nil {
+	selected, selectedName := final, SelectFinal
+	if best := t.mon.state.Best; t.cfg.selectsBest() && best != nil {
+		selected, selectedName = best.Checkpoint, SelectBest
+	}
+	if err := WriteCheckpoint(filepath.Join(t.outDir, CheckpointFile), selected); err != nil {
 		return nil, err
 	}
 	ckptPath := filepath.Join(t.outDir, CheckpointFile)
@@ -340,7 +488,7 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 		if err := os.MkdirAll(filepath.Dir(t.opts.CheckpointPath), 0o755); err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", t.opts.CheckpointPath, err)
 		}
-		if err := WriteCheckpoint(t.opts.CheckpointPath, final); err != nil {
+		if err := WriteCheckpoint(t.opts.CheckpointPath, selected); err != nil {
 			return nil, err
 		}
 		ckptPath = t.opts.CheckpointPath
@@ -348,6 +496,24 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 	s := Summary{
 		Env: t.cfg.Env, Seed: t.cfg.Seed, ConfigHash: t.hash, Iterations: t.iteration, GlobalStep: t.globalStep,
 		Episodes: t.episodes, WallSeconds: wall, Resumed: t.resumed, Checkpoint: ckptPath,
+		StopReason: StopBudget, Selected: selectedName, SelectedIteration: selected.Iteration,
+		Validations: t.mon.state.Evaluations,
+		Convergence: ConvergenceSummary{
+			Window: cc.Window, MinImprovement: cc.MinImprovement, PlateauPatience: cc.PlateauPatience, StopOnPlateau: cc.StopOnPlateau,
+			Probes: t.mon.probes(), MaxKL: cc.Stability.MaxKL, MinAgreement: cc.Stability.MinAgreement,
+			StablePatience: cc.Stability.Patience, StopOnStable: cc.StopOnStable,
+			PlateauIterations: t.mon.state.Plateau.Run, StableIterations: t.mon.state.StableRun,
+		},
+	}
+	if r := t.mon.state.StopReason; r != "" {
+		s.StopReason = r
+	}
+	if ma := t.movingAverage(); !math.IsNaN(ma) {
+		s.Convergence.MovingAverage = &ma
+	}
+	if b := t.mon.state.Best; b != nil {
+		s.Best = &BestSummary{Iteration: b.Iteration, GlobalStep: b.GlobalStep, MeanReturn: b.MeanReturn, StdReturn: b.StdReturn,
+			Episodes: t.cfg.Validation.Episodes, Checkpoint: filepath.Join(t.outDir, BestFile)}
 	}
 	if wall > 0 {
 		s.StepsPerSecond = float64(t.globalStep-startStep) / wall
@@ -358,7 +524,77 @@ func (t *trainer) run(ctx context.Context, progress func(framework.TrainProgress
 	if err := framework.WriteJSONAtomic(filepath.Join(t.outDir, SummaryFile), s); err != nil {
 		return nil, err
 	}
-	return &Result{Summary: s, Checkpoint: final}, nil
+	return &Result{Summary: s, Checkpoint: selected}, nil
+}
+
+// movingAverage is the moving average of the training return over the monitor's window
+// (NaN when no episode ended in it).
+func (t *trainer) movingAverage() float64 {
+	ps := t.mon.state.Plateau
+	tot, n := 0.0, 0
+	for i := range ps.Sums {
+		tot, n = tot+ps.Sums[i], n+ps.Counts[i]
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return tot / float64(n)
+}
+
+// validate runs the current deterministic policy for validation.episodes held-out
+// episodes (episode k in the environment ValidationEnv(k, k), reset with seed k; the
+// environment workers share the episodes, results in index order), keeps it as the best
+// policy (best.json) when its mean return beats the best so far, and returns the mean,
+// the population standard deviation and whether it is the new best.
+func (t *trainer) validate(ctx context.Context) (float64, float64, bool, error) {
+	c := t.checkpoint(false)
+	K := t.cfg.Validation.Episodes
+	rets := make([]float64, K)
+	errs := make([]error, K)
+	workers := max(1, min(t.vec.workers, K))
+	one := func(k int) {
+		env, err := t.opts.ValidationEnv(k, uint64(k))
+		if err != nil {
+			errs[k] = fmt.Errorf("validation episode %d: build environment: %w", k, err)
+			return
+		}
+		defer env.Close()
+		r, err := Evaluate(ctx, c, env, 1, uint64(k))
+		if err != nil {
+			errs[k] = fmt.Errorf("validation episode %d: %w", k, err)
+			return
+		}
+		rets[k] = r[0]
+	}
+	if workers == 1 {
+		for k := range K {
+			one(k)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for k := w; k < K; k += workers {
+					one(k)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return math.NaN(), math.NaN(), false, err
+	}
+	m, sd := meanStd(rets)
+	t.mon.state.Evaluations++
+	best := t.mon.state.Best
+	if best != nil && !(m > best.MeanReturn) {
+		return m, sd, false, nil
+	}
+	t.mon.state.Best = &BestPolicy{Iteration: t.iteration, GlobalStep: t.globalStep, MeanReturn: m, StdReturn: sd, Checkpoint: c}
+	if err := WriteCheckpoint(filepath.Join(t.outDir, BestFile), c); err != nil {
+		return m, sd, true, err
+	}
+	return m, sd, true, nil
 }
 
 // iterate runs one PPO iteration — rollout, advantages, update — and returns the
@@ -369,8 +605,18 @@ func (t *trainer) iterate(ctx context.Context) (float64, lossStats, error) {
 	if t.cfg.AnnealLR {
 		lr = annealedLR(t.cfg.LearningRate, it, t.iterations)
 	}
+	t.iterRetSum, t.iterRetN = 0, 0
 	if err := t.rollout(ctx); err != nil {
 		return lr, lossStats{}, fmt.Errorf("iteration %d rollout: %w", it, err)
+	}
+	if t.mon.capturing() {
+		t.mon.finishCapture()
+		t.rawNext, t.rawValid = nil, nil
+	}
+	if !t.mon.havePrev {
+		// π_old of the first iteration: the initial parameters, with the statistics of the
+		// first rollout.
+		t.mon.rememberPolicy(t.params, t.mergedObsNorm())
 	}
 	t.advantages()
 	last, err := t.update(lr)
@@ -392,6 +638,11 @@ func (t *trainer) rollout(ctx context.Context) error {
 		t.globalStep += int64(N)
 		base := step * N
 		copy(t.bObs[base*in:(base+N)*in], t.next)
+		if t.mon.capturing() {
+			for e := 0; e < N; e++ {
+				t.mon.offer(base+e, t.rawNext[e], t.rawValid[e])
+			}
+		}
 		aOut := t.net.actor.forward(t.params, t.next, N, t.rollA)
 		vOut := t.net.critic.forward(t.params, t.next, N, t.rollC)
 		for e := 0; e < N; e++ {
@@ -438,7 +689,7 @@ func (t *trainer) rollout(ctx context.Context) error {
 				t.pushReturn(t.epRet[e])
 				t.epRet[e], t.epLen[e] = 0, 0
 			}
-			if err := t.encode(e, res.Obs, t.next[e*in:(e+1)*in]); err != nil {
+			if err := t.encodeNext(e, res.Obs); err != nil {
 				return fmt.Errorf("environment %d: %w", e, err)
 			}
 			r := res.Reward
@@ -514,6 +765,8 @@ func (t *trainer) pushReturn(r float64) {
 		t.recent = t.recent[:maxReturnWindow-1]
 	}
 	t.recent = append(t.recent, r)
+	t.iterRetSum += r
+	t.iterRetN++
 }
 
 // meanReturn is the mean of the last ≤100 episode returns and how many there are (NaN, 0
@@ -529,7 +782,10 @@ func (t *trainer) flush() error {
 	if err := t.episodesW.flush(); err != nil {
 		return err
 	}
-	return t.iterationsW.flush()
+	if err := t.iterationsW.flush(); err != nil {
+		return err
+	}
+	return t.convergenceW.flush()
 }
 
 // mergedObsNorm merges the per-environment observation statistics into one (environment
@@ -564,6 +820,10 @@ func (t *trainer) checkpoint(resumable bool) *Checkpoint {
 		ActRNG: actState, ShuffleRNG: shufState, EnvEpisodes: slices.Clone(t.vec.episodes),
 		EpisodeCount: t.episodes, Recent: slices.Clone(t.recent),
 	}
+	ms := t.mon.state
+	ms.Plateau.Sums, ms.Plateau.Counts = slices.Clone(ms.Plateau.Sums), slices.Clone(ms.Plateau.Counts)
+	ms.Plateau.Recent = slices.Clone(ms.Plateau.Recent)
+	ts.Monitor = &ms
 	for _, o := range t.obsNorm {
 		ts.ObsNorm = append(ts.ObsNorm, o.Clone())
 	}
@@ -616,6 +876,19 @@ func (t *trainer) resume() error {
 	}
 	copy(t.vec.episodes, ts.EnvEpisodes)
 	t.episodes, t.recent = ts.EpisodeCount, slices.Clone(ts.Recent)
+	if ts.Monitor != nil {
+		t.mon.state = *ts.Monitor
+		if t.cfg.Convergence.Probes == 0 {
+			t.mon.state.Probes = nil
+		}
+		if b := t.mon.state.Best; b != nil && b.Checkpoint != nil {
+			// best.json may hold a later best of the interrupted run, which this run
+			// will not reproduce: restore the checkpoint's.
+			if err := WriteCheckpoint(filepath.Join(t.outDir, BestFile), b.Checkpoint); err != nil {
+				return fmt.Errorf("resume: %w", err)
+			}
+		}
+	}
 	t.iteration, t.globalStep, t.resumed = c.Iteration, c.GlobalStep, true
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -257,6 +258,11 @@ func TestTrainResume(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("interrupted run: %v", err)
 		}
+		c2, err := ReadCheckpoint(filepath.Join(dir, LatestFile))
+		if err != nil || c2.Iteration != 2 || c2.Train.Monitor == nil || c2.Train.Monitor.Probes == nil {
+			t.Fatalf("checkpoint of iteration 2: %v", err)
+		}
+		probes2 := c2.Train.Monitor.Probes
 		// An extra row after the checkpoint must disappear on resume.
 		f, _ := os.OpenFile(filepath.Join(dir, IterationsFile), os.O_APPEND|os.O_WRONLY, 0)
 		f.WriteString("3,999,1,1,1,1,1,1,1,1,1\n")
@@ -278,6 +284,17 @@ func TestTrainResume(t *testing.T) {
 			if num(t, r[0]) != float64(i+1) || !near(num(t, r[2]), 2.5e-4*(1-float64(i)/4), 1e-18) {
 				t.Fatalf("row %v", r)
 			}
+		}
+		if conv := readRows(t, filepath.Join(dir, ConvergenceFile)); len(conv) != 5 || conv[4][0] != "4" || conv[4][len(conv[4])-1] != StopBudget {
+			t.Fatalf("convergence.csv after resume: %v", conv)
+		}
+		// The resumed run measures stability on the probes of the interrupted one.
+		latest, err := ReadCheckpoint(filepath.Join(dir, LatestFile))
+		if err != nil || latest.Train.Monitor == nil || latest.Train.Monitor.Probes == nil {
+			t.Fatalf("latest.json has no probes: %v", err)
+		}
+		if p := latest.Train.Monitor.Probes; len(p.Values) != min(cfg.Convergence.Probes, cfg.BatchSize()) || !slices.EqualFunc(p.Values, probes2.Values, slices.Equal) {
+			t.Fatalf("probes after resume: %d rows, equal to the checkpoint's: %v", len(p.Values), slices.EqualFunc(p.Values, probes2.Values, slices.Equal))
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, CheckpointFile))
 		return b

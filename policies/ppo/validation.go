@@ -24,8 +24,10 @@ type ValidationOptions struct {
 // TrainValidation trains PPO on a validation environment (envName, or cfg.Env when
 // envName is empty: cartpole-v1, pendulum-v1) — what `scalelab train` runs for a config
 // whose train section names `env:` — writes the files of Train into outDir, then
-// evaluates the final policy deterministically for cfg.EvalEpisodes episodes on held-out
-// seeds and adds the result to the summary (summary.json is rewritten).
+// evaluates the selected policy deterministically for cfg.EvalEpisodes episodes on
+// held-out seeds and adds the result to the summary (summary.json is rewritten). Periodic
+// validation (validation.every) runs on the same environment with reset seeds from a
+// third held-out stream (HeldOutSeed).
 func TrainValidation(ctx context.Context, cfg Config, envName, outDir string, opts ValidationOptions, progress func(framework.TrainProgress)) (Summary, error) {
 	if envName == "" {
 		envName = cfg.Env
@@ -35,7 +37,14 @@ func TrainValidation(ctx context.Context, cfg Config, envName, outDir string, op
 	}
 	cfg.Env = envName
 	newEnv := func(int, uint64) (framework.Env, error) { return envs.New(envName) }
-	res, err := Train(ctx, cfg, TrainOptions{ConfigHash: opts.ConfigHash, CheckpointPath: opts.CheckpointPath, Logger: opts.Logger}, newEnv, outDir, progress)
+	valEnv := func(int, uint64) (framework.Env, error) {
+		e, err := envs.New(envName)
+		if err != nil {
+			return nil, err
+		}
+		return heldOutEnv{Env: e, seed: cfg.Seed}, nil
+	}
+	res, err := Train(ctx, cfg, TrainOptions{ConfigHash: opts.ConfigHash, CheckpointPath: opts.CheckpointPath, Logger: opts.Logger, ValidationEnv: valEnv}, newEnv, outDir, progress)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -57,6 +66,26 @@ func TrainValidation(ctx context.Context, cfg Config, envName, outDir string, op
 		}
 	}
 	return s, nil
+}
+
+// HeldOutSeed is the reset seed of periodic-validation episode k of a validation-
+// environment training with the given training seed: a SplitMix64 stream keyed by the
+// seed and a domain constant of its own, apart from the training episodes' seeds (seed + e,
+// then the stream of episodeSeed) and the final evaluation's (splitmix64(seed ^
+// "evaluate") + k); a test checks the first indices are disjoint.
+func HeldOutSeed(seed uint64, k int) uint64 {
+	return splitmix64(splitmix64(seed^rngStreamVal) + uint64(k))
+}
+
+// heldOutEnv resets its environment with HeldOutSeed of the requested index.
+type heldOutEnv struct {
+	framework.Env
+	seed uint64
+}
+
+// Reset starts validation episode k under HeldOutSeed(training seed, k).
+func (e heldOutEnv) Reset(ctx context.Context, k uint64) (framework.Observation, error) {
+	return e.Env.Reset(ctx, HeldOutSeed(e.seed, int(k)))
 }
 
 // Evaluate runs the checkpoint's deterministic policy for the given number of episodes on
