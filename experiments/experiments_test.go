@@ -68,7 +68,7 @@ func loadFake(t *testing.T, reg *framework.Registry, sets ...string) *Builder {
 }
 
 func TestSeeds(t *testing.T) {
-	if EvalSeed(1, 0) != EvalSeed(1, 0) {
+	if a, b := EvalSeed(1, 0), EvalSeed(1, 0); a != b {
 		t.Fatal("EvalSeed not a function")
 	}
 	eval := map[uint64]bool{}
@@ -158,6 +158,11 @@ func TestRunWritesResumesAndReusesSelectively(t *testing.T) {
 	}
 	if built != 0 {
 		t.Errorf("rerun built %d policies, want 0 (all reused)", built)
+	}
+	for _, o := range res.Outcomes {
+		if !o.Skipped {
+			t.Errorf("rerun: run %+v not marked reused", o)
+		}
 	}
 	// Changing one policy reruns only its runs; adding a repetition adds only the new ones.
 	built = 0

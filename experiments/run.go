@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"sync"
 	"time"
 
@@ -225,16 +224,6 @@ func writeCDF(path string, h *framework.Histogram) error {
 		buf = fmt.Appendf(buf, "%g,%g\n", p[0], p[1])
 	}
 	return framework.WriteFileAtomic(path, buf)
-}
-
-// sortedKeys returns a map's keys sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func readRunInfo(path string) (RunInfo, error) {

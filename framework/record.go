@@ -179,7 +179,6 @@ type TrajectoryWriter struct {
 	feats []FeatureSpec
 	adim  int
 	terms []string
-	start float64
 	row   []string
 }
 

@@ -234,7 +234,7 @@ func TestRawSubtreeKeepsCamelCase(t *testing.T) {
 		t.Errorf("Resolved keeps raw spec case-preserved: got %#v", got)
 	}
 	// Policies without raw keys have an empty Raw, never nil.
-	if l.Config.Policies["fixed"].Raw != nil && len(l.Config.Policies["fixed"].Raw) != 0 {
+	if len(l.Config.Policies["fixed"].Raw) != 0 {
 		t.Error("static policy got raw keys")
 	}
 }
