@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scalelab/scalelab/collectors/prometheus/promtest"
 	"github.com/scalelab/scalelab/internal/realtimetest"
 	"github.com/scalelab/scalelab/serve"
 	"github.com/scalelab/scalelab/sim"
@@ -225,4 +226,56 @@ func TestRecoversLaunchBoundFloor(t *testing.T) {
 	within(t, "t_per_image", float64(m.TPerImage), float64(200*time.Microsecond), 0.05)
 	within(t, "jitter_cv", m.JitterCV, 0.08, 0.05)
 	within(t, "cpu_per_request", float64(m.CPUPerRequest), float64(100*time.Microsecond), 0.05)
+}
+
+// TestRecoversCPUCostThroughPrometheus calibrates the CPU cost per request through
+// Prometheus (prometheus_url and cpu_query over cAdvisor's container_cpu_usage_seconds_total,
+// as on a cluster) rather than the metrics page: a real Prometheus scrapes the emulator
+// every second while the CPU sweep runs, and the fitted cpu_per_request must be within
+// 5 % of the emulator's 300 µs. The emulator's CPU counter is exact and idle between
+// steps, so the only error left is what Prometheus's scrape timing adds — none when the
+// reads bracket each step (the read after a step is evaluated a scrape interval after it).
+func TestRecoversCPUCostThroughPrometheus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("calibration sweep with a real Prometheus, ~20 s; run without -short")
+	}
+	realtimetest.Exclusive(t)
+	promtest.Require(t)
+	sc, err := sim.ScenarioFromMap(map[string]any{"base": sim.DefaultScenario,
+		"model": map[string]any{"cpu_per_request": "300us"}, "workload": map[string]any{"cpu_limit": "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := serve.Defaults()
+	cfg.InputShape, cfg.MetricsAddr, cfg.Seed, cfg.Namespace, cfg.Pod = []int64{3, 8, 8}, "", 5, "inference", "triton-0"
+	srv, err := serve.NewWithScenario(cfg, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer func() { hs.Close(); _ = srv.Close() }()
+	prom := promtest.Start(t, time.Second, promtest.Job{Name: "triton", Target: strings.TrimPrefix(hs.URL, "http://"), HonorLabels: true})
+
+	c := Defaults()
+	c.URL, c.MetricsURL = hs.URL, hs.URL+"/metrics"
+	c.Payload, c.Shape = "uint8", []int64{3, 8, 8}
+	c.BatchSizes, c.Samples = []int{1, 4, 16}, 20
+	c.Rates, c.StepLength = []float64{100, 300}, 3*time.Second
+	c.PrometheusURL = prom.URL
+	c.CPUQuery = `sum(container_cpu_usage_seconds_total{namespace="inference",pod="triton-0",container!=""})`
+	c.PrometheusWait = 2500 * time.Millisecond // 2.5 scrape intervals
+	res, err := Run(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CPU == nil {
+		t.Fatalf("no CPU fit; notes %v", res.Notes)
+	}
+	for _, s := range res.Steps {
+		t.Logf("step %v req/s: %d images, %.4f CPU-seconds over %.1f s", s.Rate, s.Images, s.CPUSeconds, s.Seconds)
+	}
+	within(t, "cpu_per_request", float64(res.CPU.CPUPerImage), float64(300*time.Microsecond), 0.05)
+	if math.Abs(res.CPU.IdleCores) > 0.005 {
+		t.Errorf("idle cores %v: the emulator uses no CPU when idle", res.CPU.IdleCores)
+	}
 }

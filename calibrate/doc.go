@@ -10,8 +10,9 @@
 // as the jitter is multiplicative), keeping the floor t_min only when an F test says it
 // explains the data significantly better than the line, and estimates the lognormal jitter's
 // CV from the samples' spread around the fit. The CPU sweep offers open-loop load at each
-// rate and regresses the pod's CPU seconds (a cAdvisor-style counter, or a PromQL query) on
-// the images served: the slope is cpu_per_request, the intercept idle use (FitCPU).
+// rate and regresses the pod's CPU seconds (a cAdvisor-style counter, or a PromQL query
+// evaluated on a sample scraped after each step's boundary, while the pod is idle) on the
+// images served: the slope is cpu_per_request, the intercept idle use (FitCPU).
 //
 // FromPerfAnalyzer fits t(b) from Triton perf_analyzer CSV files instead (one per batch
 // size), with a jitter estimate from their latency percentiles.
@@ -19,5 +20,5 @@
 // Result.WriteScenario writes a scenario YAML over a built-in base scenario holding the
 // fitted model keys, with the residuals of both fits as comments; sim.LoadScenario loads it.
 // The tests calibrate against `scalelab serve` with known parameters and recover them
-// within 5 %.
+// within 5 %, the CPU cost also through a real Prometheus scraping the emulator.
 package calibrate

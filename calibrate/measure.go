@@ -344,6 +344,7 @@ func (m *meter) cpuStep(ctx context.Context, rate float64, logger *slog.Logger) 
 }
 
 // cpu reads the cumulative CPU seconds at (about) time at, and the time it describes.
+// The pod must be idle (no step's load) from at until the read returns.
 func (m *meter) cpu(ctx context.Context, at time.Time) (float64, time.Time, error) {
 	if m.c.PrometheusURL != "" {
 		return m.promCPU(ctx, at)
@@ -363,7 +364,14 @@ func (m *meter) cpu(ctx context.Context, at time.Time) (float64, time.Time, erro
 	return v, at, nil
 }
 
-// promCPU evaluates cpu_query at time at, once Prometheus has scraped past it.
+// promCPU reads cpu_query from Prometheus once it has scraped past at: it waits
+// prometheus_wait (two scrape intervals) and evaluates the query at at +
+// prometheus_wait/2. An instant query returns the newest sample at or before its
+// evaluation time, up to a scrape interval old, so that sample was scraped after at, while
+// the pod was idle (a step's load starts only after the read before it returns, and the
+// read after it starts when its last request has been answered): it holds all the CPU
+// used before at and none of the next step's. Evaluated at at itself, the sample could be
+// a scrape interval older and miss the end of the previous step, or of the batch sweep.
 func (m *meter) promCPU(ctx context.Context, at time.Time) (float64, time.Time, error) {
 	client, err := api.NewClient(api.Config{Address: m.c.PrometheusURL})
 	if err != nil {
@@ -376,7 +384,8 @@ func (m *meter) promCPU(ctx context.Context, at time.Time) (float64, time.Time, 
 		case <-time.After(d):
 		}
 	}
-	v, _, _, err := v1.NewAPI(client).Query(ctx, m.c.CPUQuery, at)
+	eval := at.Add(m.c.PrometheusWait / 2)
+	v, _, _, err := v1.NewAPI(client).Query(ctx, m.c.CPUQuery, eval)
 	if err != nil {
 		return 0, at, fmt.Errorf("calibrate: cpu_query: %w", err)
 	}

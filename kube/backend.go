@@ -227,32 +227,44 @@ func (b *Backend) startEpisode(ctx context.Context, ep framework.Episode) error 
 }
 
 // WaitSteady waits until the workload has n desired replicas, its controller has observed
-// its spec, and its pods are steady (see Steady), or until timeout.
+// its spec, and its pods are steady (see Steady) on fresh scheduling verdicts, or until
+// timeout. An Unschedulable pod counts as settled only when the verdict is not older than
+// the last time a pod of the workload released its node's resources (the scheduler then
+// retries it, and a pod that fits is bound a moment later): such a verdict is trusted once
+// the pod has changed or RescheduleWindow has passed (Watcher.StaleVerdicts).
 func (b *Backend) WaitSteady(ctx context.Context, n int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	wake := make(chan struct{}, 1)
-	b.watcher.OnChange(func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
+	wake, stop := b.watcher.Notify()
+	defer stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		ws, ok := b.watcher.Workload()
 		pods := b.watcher.Pods()
-		if ok && ws.Desired == n && ws.Settled && Steady(pods, n) {
+		stale, until := b.watcher.StaleVerdicts(pods)
+		if ok && ws.Desired == n && ws.Settled && Steady(pods, n) && stale == 0 {
 			return nil
+		}
+		var (
+			recheck <-chan time.Time
+			timer   *time.Timer
+		)
+		if stale > 0 {
+			timer = time.NewTimer(time.Until(until))
+			recheck = timer.C
 		}
 		select {
 		case <-ctx.Done():
 			rc := Counts(pods, ws.Desired)
-			return fmt.Errorf("%s not steady at %d replicas within %s (desired %d, ready %d, pending %d, starting %d, terminating %d): %w",
-				b.target.Workload, n, timeout, rc.Desired, rc.Ready, rc.Pending, rc.Starting, rc.Terminating, context.Cause(ctx))
+			return fmt.Errorf("%s not steady at %d replicas within %s (desired %d, ready %d, pending %d, starting %d, terminating %d, unschedulable on a stale verdict %d): %w",
+				b.target.Workload, n, timeout, rc.Desired, rc.Ready, rc.Pending, rc.Starting, rc.Terminating, stale, context.Cause(ctx))
 		case <-wake:
+		case <-recheck:
 		case <-tick.C:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }

@@ -187,3 +187,80 @@ func TestLoadgenDriver(t *testing.T) {
 		t.Error("second Stop failed")
 	}
 }
+
+// waitSteadyAsync runs WaitSteady in the background and returns its result channel.
+func waitSteadyAsync(b *Backend, n int, timeout time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- b.WaitSteady(context.Background(), n, timeout) }()
+	return done
+}
+
+// waitLevels waits until the backend's watcher has seen a pod set of n pods.
+func waitPods(t *testing.T, b *Backend, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.Watcher().Pods()) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("watcher sees %d pods, want %d", len(b.Watcher().Pods()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An Unschedulable verdict given before a pod of the workload released its GPU is not
+// trusted: the scheduler retries such a pod and may bind it a moment later. WaitSteady
+// returns once the pod has changed (here: bound and Ready), or once the reschedule window
+// has passed with the pod unchanged (the scheduler's retry failed again).
+func TestWaitSteadyDistrustsVerdictsBeforeARelease(t *testing.T) {
+	defer func(w time.Duration) { rescheduleWindow = w }(rescheduleWindow)
+	rescheduleWindow = 400 * time.Millisecond
+	ctx := context.Background()
+	for _, binds := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pod bound after the release", false: "retry fails again"}[binds], func(t *testing.T) {
+			clk := &fakeClock{t: t0}
+			// Two replicas desired: a is Ready, b Ready but terminating (it holds its GPU), c
+			// was marked Unschedulable while b held the GPU.
+			b := fakeBackend(t, clk, nil, mkPod("a", ready), mkPod("b", ready, deleting), mkPod("c", unschedulable))
+			waitPods(t, b, 3)
+			done := waitSteadyAsync(b, 2, 10*time.Second)
+			pods := b.Client().CoreV1().Pods("ns")
+			// b is gone: its GPU is free. a Ready and c Unschedulable look steady, but c's
+			// verdict predates the release.
+			if err := pods.Delete(ctx, "b", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			waitPods(t, b, 2)
+			start := time.Now()
+			select {
+			case err := <-done:
+				t.Fatalf("WaitSteady returned (%v) on a verdict given before the release", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			if n, _ := b.Watcher().StaleVerdicts(b.Watcher().Pods()); n != 1 {
+				t.Errorf("StaleVerdicts = %d, want 1 (c)", n)
+			}
+			if binds {
+				// The scheduler retries c and binds it; kwok (here: the test) makes it Ready.
+				c := mkPod("c", ready)
+				c.ResourceVersion = "2"
+				if _, err := pods.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				if rc := Counts(b.Watcher().Pods(), 2); rc.Ready != 2 {
+					t.Errorf("after WaitSteady: %+v, want 2 ready", rc)
+				}
+				return
+			}
+			// Nothing changes: the verdict stands once the window has passed.
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if waited := time.Since(start); waited < 250*time.Millisecond {
+				t.Errorf("WaitSteady trusted the unchanged verdict after %v, before the %v window", waited, rescheduleWindow)
+			}
+		})
+	}
+}

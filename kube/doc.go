@@ -10,8 +10,10 @@
 //
 // The Backend's clock is the wall clock. Reset removes HPAs scalelab created in an earlier
 // episode, sets the initial replicas through the scale subresource and waits until the
-// workload is steady (every pod Ready or unschedulable, none starting or terminating),
-// then starts the load through a pluggable LoadDriver. Advance waits. Accounting combines
+// workload is steady (every pod Ready or unschedulable, none starting or terminating; an
+// Unschedulable verdict given before a pod of the workload freed its resources counts only
+// once the pod has changed or the scheduler's maximum backoff has passed), then starts the
+// load through a pluggable LoadDriver. Advance waits. Accounting combines
 // the load driver's client-side counts and latency histogram with time integrals of the
 // workload's pods the backend keeps itself from a pod informer (replica-seconds,
 // ready-replica-seconds, GPU-seconds, CPU and memory requests × time); the remaining

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/scalelab/scalelab/framework"
 )
@@ -132,7 +133,7 @@ type podOpt func(*corev1.Pod)
 
 func mkPod(name string, opts ...podOpt) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{"app": "m"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name), Labels: map[string]string{"app": "m"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "triton",
 			Resources: corev1.ResourceRequirements{

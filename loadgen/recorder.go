@@ -13,6 +13,7 @@ import (
 	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/framework/load"
 	"github.com/scalelab/scalelab/kserve"
+	pn "github.com/scalelab/scalelab/serve/promnames"
 )
 
 // Outcome classifies a response the way the simulator's accounting does.
@@ -71,12 +72,14 @@ func Classify(r *vegeta.Result) (Outcome, string) {
 	return Failed, "error"
 }
 
-// LatencyBuckets are the upper bounds (seconds) of the exported latency histogram: from
-// 0.5 ms up by factors of 2^(1/8) (≈ 9 %) to about 60 s, so histogram_quantile's linear
-// interpolation inside a bucket is off by at most ≈ 4.5 % of the value.
-var LatencyBuckets = prometheus.ExponentialBuckets(0.0005, math.Pow(2, 0.125), 137)
+// LatencyBuckets are the upper bounds (seconds) of the exported latency histogram:
+// from 0.5 ms up by factors of 2^(1/8) (≈ 9 %) to about 60 s, so histogram_quantile's
+// linear interpolation inside a bucket is off by at most ≈ 4.5 % of the value. They are
+// promnames.LatencyBuckets, shared with the simulator's exporter.
+var LatencyBuckets = pn.LatencyBuckets
 
-// Metrics are the load generator's Prometheus metrics, all with the constant label model:
+// Metrics are the load generator's Prometheus metrics, all with the constant label model
+// (names from serve/promnames, shared with the simulator's exporter):
 //
 //	scalelab_loadgen_requests_total                       requests sent (arrivals)
 //	scalelab_loadgen_responses_total{outcome}             finished requests: completed, dropped, failed
@@ -98,20 +101,20 @@ type Metrics struct {
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
 // offered, when not nil, gives the offered rate now.
 func NewMetrics(reg prometheus.Registerer, model string, slo time.Duration, offered func() float64) *Metrics {
-	cl := prometheus.Labels{"model": model}
+	cl := prometheus.Labels{pn.LabelModel: model}
 	m := &Metrics{
-		requests: prometheus.NewCounter(prometheus.CounterOpts{Name: "scalelab_loadgen_requests_total",
-			Help: "Requests sent (arrivals).", ConstLabels: cl}),
-		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scalelab_loadgen_responses_total",
-			Help: "Requests finished, by outcome: completed, dropped (timed out, refused) or failed.", ConstLabels: cl}, []string{"outcome"}),
-		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scalelab_loadgen_responses_by_reason_total",
-			Help: "Requests finished, by outcome and reason (HTTP status, timeout, refused, reset, error).", ConstLabels: cl}, []string{"outcome", "reason"}),
-		slow: prometheus.NewCounter(prometheus.CounterOpts{Name: "scalelab_loadgen_slo_violations_total",
-			Help: "Completed requests slower than the SLO.", ConstLabels: cl}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "scalelab_loadgen_request_duration_seconds",
-			Help: "End-to-end latency of completed requests, client side.", ConstLabels: cl, Buckets: LatencyBuckets}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scalelab_loadgen_in_flight_requests",
-			Help: "Requests sent and not yet finished.", ConstLabels: cl}),
+		requests: prometheus.NewCounter(prometheus.CounterOpts{Name: pn.LoadgenRequests.Name,
+			Help: pn.LoadgenRequests.Help, ConstLabels: cl}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: pn.LoadgenResponses.Name,
+			Help: pn.LoadgenResponses.Help, ConstLabels: cl}, []string{pn.LoadgenOutcomeLabel}),
+		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{Name: pn.LoadgenResponsesReason.Name,
+			Help: pn.LoadgenResponsesReason.Help, ConstLabels: cl}, []string{pn.LoadgenOutcomeLabel, pn.LabelReason}),
+		slow: prometheus.NewCounter(prometheus.CounterOpts{Name: pn.LoadgenSLOViolations.Name,
+			Help: pn.LoadgenSLOViolations.Help, ConstLabels: cl}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: pn.LoadgenRequestDuration.Name,
+			Help: pn.LoadgenRequestDuration.Help, ConstLabels: cl, Buckets: LatencyBuckets}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: pn.LoadgenInFlight.Name,
+			Help: pn.LoadgenInFlight.Help, ConstLabels: cl}),
 	}
 	// Every outcome's series exists from the start, so that sums over outcomes are 0
 	// rather than absent before the first drop or failure.
@@ -119,11 +122,11 @@ func NewMetrics(reg prometheus.Registerer, model string, slo time.Duration, offe
 		m.responses.WithLabelValues(o.String())
 	}
 	cs := []prometheus.Collector{m.requests, m.responses, m.reasons, m.slow, m.latency, m.inflight,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scalelab_loadgen_slo_seconds", Help: "The latency objective.", ConstLabels: cl},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: pn.LoadgenSLO.Name, Help: pn.LoadgenSLO.Help, ConstLabels: cl},
 			func() float64 { return slo.Seconds() })}
 	if offered != nil {
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scalelab_loadgen_offered_rate",
-			Help: "The load profile's rate now (req/s).", ConstLabels: cl}, offered))
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: pn.LoadgenOfferedRate.Name,
+			Help: pn.LoadgenOfferedRate.Help, ConstLabels: cl}, offered))
 	}
 	if reg != nil {
 		reg.MustRegister(cs...)

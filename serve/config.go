@@ -39,6 +39,7 @@ type Config struct {
 	Addr         string        `mapstructure:"addr" doc:"listen address of the inference API (Triton's HTTP port)" default:":8000"`
 	MetricsAddr  string        `mapstructure:"metrics_addr" doc:"listen address of /metrics (Triton's metrics port); empty serves /metrics on addr" default:":8002"`
 	ReadyAfter   time.Duration `mapstructure:"ready_after" doc:"the model becomes ready this long after start (model load)" default:"0s"`
+	ReloadTime   time.Duration `mapstructure:"reload_time" doc:"how long a load through the model-repository API takes (POST /v2/repository/models/{model}/load); the old configuration serves meanwhile" default:"1s"`
 	MaxBodyBytes int64         `mapstructure:"max_body_bytes" doc:"largest request body accepted" default:"67108864"`
 
 	GPUMetricsInterval time.Duration `mapstructure:"gpu_metrics_interval" doc:"refresh interval of GPU utilisation (Triton's --metrics-interval-ms; DCGM-Exporter's collection interval here)" default:"2s"`
@@ -56,7 +57,7 @@ func Defaults() Config {
 		Scenario: sim.DefaultScenario, ScenarioSet: map[string]any{}, Seed: 1,
 		Model: "mobilenetv4", Version: "1", InputName: "input", InputShape: []int64{3, 224, 224},
 		ImageInputName: "image", OutputName: "output", Classes: 1000,
-		Addr: ":8000", MetricsAddr: ":8002", MaxBodyBytes: 64 << 20,
+		Addr: ":8000", MetricsAddr: ":8002", MaxBodyBytes: 64 << 20, ReloadTime: time.Second,
 		GPUMetricsInterval: 2 * time.Second,
 		Exporters:          []string{ExporterTriton, ExporterDCGM, ExporterCAdvisor, ExporterKubeStateMetrics},
 		Namespace:          "default", Container: "triton", DCGMHostnameLabel: "Hostname",
@@ -91,6 +92,9 @@ func (c Config) Validate() []error {
 	}
 	if c.ReadyAfter < 0 {
 		add("ready_after", "must be ≥ 0, got %s", c.ReadyAfter)
+	}
+	if c.ReloadTime < 0 {
+		add("reload_time", "must be ≥ 0, got %s", c.ReloadTime)
 	}
 	if c.MaxBodyBytes < 1 {
 		add("max_body_bytes", "must be ≥ 1, got %d", c.MaxBodyBytes)

@@ -14,6 +14,14 @@
 // Triton's); a request refused by a full queue (max_queue_size) gets 503. The output is an
 // FP32 [b, classes] one-hot vector per image, derived from the input's bytes.
 //
+// Model control, as Triton's model-configuration and model-repository extensions:
+// GET …/config returns the model configuration in Triton's JSON form; POST
+// /v2/repository/models/{model}/load reloads the model, with the batching fields of the
+// "config" parameter (max_batch_size, dynamic_batching, the instance group's count)
+// replacing the batcher's settings after reload_time (the old ones serve meanwhile); …/unload
+// makes the model unavailable until the next load; POST /v2/repository/index lists it with
+// its state. actuators/kube's batching actions work against the emulator as against Triton.
+//
 // # Model
 //
 // Model is the simulator's serving path for one pod (sim's CPU stage, dynamic batcher and
@@ -45,6 +53,8 @@
 // DCGM_FI_DEV_GPU_UTIL (whole %), DCGM_FI_DEV_FB_USED and _FREE (MiB) with its labels (the
 // node label spelled Hostname or hostname); cAdvisor's container_cpu_usage_seconds_total
 // (the model's CPU stage) and container_memory_working_set_bytes; kube-state-metrics'
-// kube_pod_container_resource_requests and _limits. Server also implements
-// framework.Accounting: Cut returns the pod's ground truth over a window.
+// kube_pod_container_resource_requests and _limits. The names and labels are
+// serve/promnames', shared with the simulator's exporter (sim/promexport) and the load
+// generator. Server also implements framework.Accounting: Cut returns the pod's ground
+// truth over a window.
 package serve

@@ -4,33 +4,36 @@ import (
 	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	pn "github.com/scalelab/scalelab/serve/promnames"
 )
 
 // Metric families the emulator exports, with the names and labels of the exporters it
-// stands in for (see the package documentation).
+// stands in for (see the package documentation; the names live in serve/promnames, shared
+// with the simulator's exporter and the load generator).
 var (
-	tritonLabels = []string{"model", "version"}
+	descSuccess   = pn.TritonRequestSuccess.Desc(pn.TritonLabels...)
+	descFailure   = pn.TritonRequestFailure.Desc(append(append([]string(nil), pn.TritonLabels...), pn.LabelReason)...)
+	descCount     = pn.TritonInferenceCount.Desc(pn.TritonLabels...)
+	descExecCount = pn.TritonExecCount.Desc(pn.TritonLabels...)
+	descReqDur    = pn.TritonRequestDuration.Desc(pn.TritonLabels...)
+	descQueueDur  = pn.TritonQueueDuration.Desc(pn.TritonLabels...)
+	descInputDur  = pn.TritonComputeInput.Desc(pn.TritonLabels...)
+	descInferDur  = pn.TritonComputeInfer.Desc(pn.TritonLabels...)
+	descOutputDur = pn.TritonComputeOutput.Desc(pn.TritonLabels...)
+	descPending   = pn.TritonPendingRequests.Desc(pn.TritonLabels...)
+	descGPUUtil   = pn.TritonGPUUtilization.Desc(pn.LabelGPUUUID)
+	descGPUTotal  = pn.TritonGPUMemoryTotal.Desc(pn.LabelGPUUUID)
+	descGPUUsed   = pn.TritonGPUMemoryUsed.Desc(pn.LabelGPUUUID)
 
-	descSuccess   = prometheus.NewDesc("nv_inference_request_success", "Number of successful inference requests, all batch sizes", tritonLabels, nil)
-	descFailure   = prometheus.NewDesc("nv_inference_request_failure", "Number of failed inference requests, all batch sizes", append(tritonLabels, "reason"), nil)
-	descCount     = prometheus.NewDesc("nv_inference_count", "Number of inferences performed (does not include cached requests)", tritonLabels, nil)
-	descExecCount = prometheus.NewDesc("nv_inference_exec_count", "Number of model executions performed (does not include cached requests)", tritonLabels, nil)
-	descReqDur    = prometheus.NewDesc("nv_inference_request_duration_us", "Cumulative inference request duration in microseconds (includes cached requests)", tritonLabels, nil)
-	descQueueDur  = prometheus.NewDesc("nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds (includes cached requests)", tritonLabels, nil)
-	descInputDur  = prometheus.NewDesc("nv_inference_compute_input_duration_us", "Cumulative compute input duration in microseconds (does not include cached requests)", tritonLabels, nil)
-	descInferDur  = prometheus.NewDesc("nv_inference_compute_infer_duration_us", "Cumulative compute inference duration in microseconds (does not include cached requests)", tritonLabels, nil)
-	descOutputDur = prometheus.NewDesc("nv_inference_compute_output_duration_us", "Cumulative inference compute output duration in microseconds (does not include cached requests)", tritonLabels, nil)
-	descPending   = prometheus.NewDesc("nv_inference_pending_request_count", "Instantaneous number of pending requests awaiting execution per-model.", tritonLabels, nil)
-	descGPUUtil   = prometheus.NewDesc("nv_gpu_utilization", "GPU utilization rate [0.0 - 1.0)", []string{"gpu_uuid"}, nil)
-	descGPUTotal  = prometheus.NewDesc("nv_gpu_memory_total_bytes", "GPU total memory, in bytes", []string{"gpu_uuid"}, nil)
-	descGPUUsed   = prometheus.NewDesc("nv_gpu_memory_used_bytes", "GPU used memory, in bytes", []string{"gpu_uuid"}, nil)
+	descCPU        = pn.CAdvisorCPUUsage.Desc(pn.CAdvisorLabels...)
+	descWorkingSet = pn.CAdvisorWorkingSet.Desc(pn.CAdvisorLabels...)
+	descRequests   = pn.KSMContainerRequests.Desc(pn.KSMResourceLabels...)
+	descLimits     = pn.KSMContainerLimits.Desc(pn.KSMResourceLabels...)
 
-	descArrivals = prometheus.NewDesc("scalelab_emulator_requests_total", "Requests that entered the emulated model (the emulator's ground truth)", tritonLabels, nil)
+	descArrivals = prometheus.NewDesc("scalelab_emulator_requests_total", "Requests that entered the emulated model (the emulator's ground truth)", pn.TritonLabels, nil)
 	descBusy     = prometheus.NewDesc("scalelab_emulator_gpu_busy_seconds_total", "Time the emulated GPU executed at least one batch (the emulator's ground truth)", nil, nil)
 )
-
-// failureReasons are the reason label values Triton exports for failures.
-var failureReasons = []string{"REJECTED", "CANCELED", "BACKEND", "OTHER"}
 
 // gpuUUID is the emulated GPU's identifier.
 const gpuUUID = "GPU-5ca1e1ab-0000-4000-8000-000000000000"
@@ -63,7 +66,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descBusy, float64(k.GPUBusyNs)/1e9)
 	if cfg.exports(ExporterTriton) {
 		counter(descSuccess, float64(k.Completions), mv...)
-		for _, r := range failureReasons {
+		for _, r := range pn.TritonFailureReasons {
 			v := 0.0
 			if r == "REJECTED" {
 				v = float64(k.Rejected)
@@ -85,33 +88,43 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	pod := []string{cfg.Namespace, cfg.Pod, cfg.Container}
 	if cfg.exports(ExporterDCGM) {
-		labels := []string{"gpu", "UUID", "device", "modelName", cfg.DCGMHostnameLabel, "namespace", "pod", "container"}
+		d := dcgmDescs(cfg.DCGMHostnameLabel)
 		lv := append([]string{"0", gpuUUID, "nvidia0", gpuModel(s)}, append([]string{cfg.Node}, pod...)...)
 		const mib = 1 << 20
 		// DCGM reports utilisation as a whole percentage and frame buffer in whole MiB.
-		gauge(prometheus.NewDesc("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", labels, nil), math.Round(util*100), lv...)
-		gauge(prometheus.NewDesc("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", labels, nil), math.Round(used/mib), lv...)
-		gauge(prometheus.NewDesc("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", labels, nil), math.Round((total-used)/mib), lv...)
+		gauge(d.util, math.Round(util*100), lv...)
+		gauge(d.used, math.Round(used/mib), lv...)
+		gauge(d.free, math.Round((total-used)/mib), lv...)
 	}
 	w := s.sc.Workload
 	if cfg.exports(ExporterCAdvisor) {
-		labels := []string{"namespace", "pod", "container", "image"}
 		lv := append(append([]string(nil), pod...), "scalelab/serve")
-		counter(prometheus.NewDesc("container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", labels, nil), k.CPUCoreNs/1e9, lv...)
+		counter(descCPU, k.CPUCoreNs/1e9, lv...)
 		ws := float64(w.MemoryWorkingSet) + float64(w.MemoryPerRequest)*float64(k.Inflight)
-		gauge(prometheus.NewDesc("container_memory_working_set_bytes", "Current working set in bytes.", labels, nil), ws, lv...)
+		gauge(descWorkingSet, ws, lv...)
 	}
 	if cfg.exports(ExporterKubeStateMetrics) {
-		labels := []string{"namespace", "pod", "container", "node", "resource", "unit"}
-		req := prometheus.NewDesc("kube_pod_container_resource_requests", "The number of requested request resource by a container.", labels, nil)
-		gauge(req, w.CPURequest.Cores(), append(append([]string(nil), pod...), cfg.Node, "cpu", "core")...)
-		gauge(req, float64(w.MemoryRequest), append(append([]string(nil), pod...), cfg.Node, "memory", "byte")...)
+		gauge(descRequests, w.CPURequest.Cores(), append(append([]string(nil), pod...), cfg.Node, "cpu", "core")...)
+		gauge(descRequests, float64(w.MemoryRequest), append(append([]string(nil), pod...), cfg.Node, "memory", "byte")...)
 		if w.CPULimit > 0 {
-			lim := prometheus.NewDesc("kube_pod_container_resource_limits", "The number of requested limit resource by a container.", labels, nil)
-			gauge(lim, w.CPULimit.Cores(), append(append([]string(nil), pod...), cfg.Node, "cpu", "core")...)
+			gauge(descLimits, w.CPULimit.Cores(), append(append([]string(nil), pod...), cfg.Node, "cpu", "core")...)
 		}
 	}
 }
+
+// dcgm are DCGM-Exporter's descriptors under one spelling of the node label.
+type dcgm struct{ util, used, free *prometheus.Desc }
+
+var dcgmByLabel = map[string]dcgm{}
+
+func init() {
+	for _, l := range []string{"Hostname", "hostname"} {
+		ls := pn.DCGMLabels(l)
+		dcgmByLabel[l] = dcgm{pn.DCGMGPUUtil.Desc(ls...), pn.DCGMFBUsed.Desc(ls...), pn.DCGMFBFree.Desc(ls...)}
+	}
+}
+
+func dcgmDescs(hostnameLabel string) dcgm { return dcgmByLabel[hostnameLabel] }
 
 func gpuModel(s *Server) string {
 	for _, n := range s.sc.Nodes {

@@ -164,6 +164,7 @@ type Counters struct {
 
 type instance struct {
 	busy      bool
+	retiring  bool // removed when its batch completes (the instance count was lowered)
 	batch     []*Request
 	images    int
 	remaining float64 // full-speed GPU work left, ns
@@ -356,6 +357,7 @@ func (m *Model) fire() {
 				m.complete(in)
 			}
 		}
+		m.pruneRetired()
 	}
 	if m.delayAt <= m.now {
 		m.delayAt = never
@@ -501,6 +503,61 @@ func (m *Model) complete(in *instance) {
 	clear(in.batch)
 	in.batch = in.batch[:0]
 	in.busy = false
-	m.idle++
 	m.running--
+	if in.retiring {
+		return // pruned after the completions (see pruneRetired)
+	}
+	m.idle++
+}
+
+// pruneRetired removes the retiring instances whose batch has completed.
+func (m *Model) pruneRetired() {
+	kept := m.insts[:0]
+	for _, in := range m.insts {
+		if !in.retiring || in.busy {
+			kept = append(kept, in)
+		}
+	}
+	clear(m.insts[len(kept):])
+	m.insts = kept
+}
+
+// SetBatching replaces the batching settings at the model's present time, as a Triton
+// model reload with a new configuration does once the new model is ready: the batcher
+// applies the new limits to the requests queued now and later; more instances start idle;
+// fewer instances retire the idle ones first and the busy ones when their batch completes.
+// It returns an error naming the setting when the settings are invalid.
+func (m *Model) SetBatching(b framework.BatchingSettings) error {
+	p := m.p
+	p.Batching = b
+	p.Batching.PreferredSizes = append([]int(nil), b.PreferredSizes...)
+	if errs := p.Validate(); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	m.p = p
+	active := 0
+	for _, in := range m.insts {
+		if !in.retiring {
+			active++
+		}
+	}
+	for ; active < b.InstanceCount; active++ {
+		m.insts = append(m.insts, &instance{})
+		m.idle++
+	}
+	for i := len(m.insts) - 1; i >= 0 && active > b.InstanceCount; i-- {
+		in := m.insts[i]
+		switch {
+		case in.retiring:
+		case !in.busy:
+			m.insts = append(m.insts[:i], m.insts[i+1:]...)
+			m.idle--
+			active--
+		default:
+			in.retiring = true
+			active--
+		}
+	}
+	m.dispatch()
+	return nil
 }

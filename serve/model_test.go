@@ -297,3 +297,87 @@ func TestModelMatchesSimulatorOnePod(t *testing.T) {
 		}
 	}
 }
+
+// SetBatching changes the batcher and the instances at once, as a model reload does once
+// the new model is ready; the expected timelines are worked out by hand from
+// t(b) = 1 ms + 0.5 ms·b with the GPU shared equally among running batches.
+func TestModelSetBatching(t *testing.T) {
+	cases := []struct {
+		name      string
+		from, to  framework.BatchingSettings
+		arrivals  int // requests of one image at t = 0, after the first (which starts alone)
+		wantEnd   []int64
+		wantInsts int
+	}{
+		{
+			// Request 0 runs alone (1.5 ms). The 8 queued then go in batches of the new
+			// maximum, 4: 1.5 + 3 = 4.5 ms and 4.5 + 3 = 7.5 ms (with the old maximum, 8, one
+			// batch would end at 1.5 + 5 = 6.5 ms).
+			name: "smaller max_batch_size", from: framework.BatchingSettings{MaxBatchSize: 8, InstanceCount: 1},
+			to: framework.BatchingSettings{MaxBatchSize: 4, InstanceCount: 1}, arrivals: 8,
+			wantEnd:   []int64{1500 * us, 4500 * us, 4500 * us, 4500 * us, 4500 * us, 7500 * us, 7500 * us, 7500 * us, 7500 * us},
+			wantInsts: 1,
+		},
+		{
+			// A second instance starts the 2 queued requests at once (2 ms of work); both
+			// batches run at half speed: request 0 ends at 1.5/0.5 = 3 ms, when the batch of
+			// 2 has 0.5 ms left at full speed: 3.5 ms.
+			name: "more instances", from: framework.BatchingSettings{MaxBatchSize: 4, InstanceCount: 1},
+			to: framework.BatchingSettings{MaxBatchSize: 4, InstanceCount: 2}, arrivals: 2,
+			wantEnd:   []int64{3 * ms, 3500 * us, 3500 * us},
+			wantInsts: 2,
+		},
+		{
+			// Two instances run request 0 and request 1 at half speed (both end at 3 ms);
+			// with one instance left, the busy second one retires when its batch ends, and
+			// request 2 waits for the first: 3 + 1.5 = 4.5 ms.
+			name: "fewer instances", from: framework.BatchingSettings{MaxBatchSize: 4, InstanceCount: 2},
+			to: framework.BatchingSettings{MaxBatchSize: 4, InstanceCount: 1}, arrivals: 2,
+			wantEnd:   []int64{3 * ms, 3 * ms, 4500 * us},
+			wantInsts: 1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := NewModel(det(0, 1, 8, tc.from))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs := []*Request{m.Arrive(1)}
+			if tc.name == "fewer instances" {
+				reqs = append(reqs, m.Arrive(1))
+				if err := m.SetBatching(tc.to); err != nil {
+					t.Fatal(err)
+				}
+				reqs = append(reqs, m.Arrive(1))
+			} else {
+				for range tc.arrivals {
+					reqs = append(reqs, m.Arrive(1))
+				}
+				if err := m.SetBatching(tc.to); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.Advance(20 * ms)
+			for i, r := range reqs {
+				if r.End != tc.wantEnd[i] {
+					t.Errorf("request %d ended at %v, want %v", i, time.Duration(r.End), time.Duration(tc.wantEnd[i]))
+				}
+			}
+			if len(m.insts) != tc.wantInsts || m.idle != tc.wantInsts || m.running != 0 {
+				t.Errorf("%d instances (%d idle, %d running), want %d idle", len(m.insts), m.idle, m.running, tc.wantInsts)
+			}
+			if got := m.Params().Batching; got.MaxBatchSize != tc.to.MaxBatchSize || got.InstanceCount != tc.to.InstanceCount {
+				t.Errorf("Params().Batching = %+v, want %+v", got, tc.to)
+			}
+		})
+	}
+	m, _ := NewModel(det(0, 1, 8, framework.BatchingSettings{}))
+	if err := m.SetBatching(framework.BatchingSettings{MaxBatchSize: 2, PreferredSizes: []int{4}, InstanceCount: 1}); err == nil ||
+		!strings.Contains(err.Error(), "serving.preferred_batch_sizes[0]") {
+		t.Errorf("SetBatching with a preferred size above the maximum = %v, want an error naming it", err)
+	}
+	if m.Params().Batching.MaxBatchSize != 4 {
+		t.Errorf("a refused SetBatching changed the settings: %+v", m.Params().Batching)
+	}
+}

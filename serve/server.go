@@ -48,6 +48,10 @@ type Server struct {
 	gpuLast int64 // GPUBusyNs at the last utilisation refresh
 	gpuAt   int64 // virtual time of the last refresh
 	cut     cutState
+	repo    repoState // the model's state in the repository (loads, unloads)
+	reloads int       // loads through the repository API
+
+	loadMu sync.Mutex // serialises loads
 
 	wake   chan struct{}
 	stop   chan struct{}
@@ -262,13 +266,41 @@ func (s *Server) gpuMemory() (used, total float64) {
 	return used, used
 }
 
-func (s *Server) ready() bool { return time.Since(s.start) >= s.cfg.ReadyAfter }
+// started reports whether the initial model load (ready_after) is over.
+func (s *Server) started() bool { return time.Since(s.start) >= s.cfg.ReadyAfter }
+
+// ready reports whether the model serves: started and not unloaded.
+func (s *Server) ready() bool {
+	s.mu.Lock()
+	unloaded := s.repo.unloaded
+	s.mu.Unlock()
+	return s.started() && !unloaded
+}
+
+// kick wakes the event loop when the model's next event moved earlier than the time it
+// sleeps until (after a change of settings).
+func (s *Server) kick() {
+	s.mu.Lock()
+	next := s.m.NextEvent()
+	kick := next < s.armed
+	if kick {
+		s.armed = next
+	}
+	s.mu.Unlock()
+	if kick {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
 
 // Handler returns the KServe v2 HTTP API (and /metrics when MetricsAddr is empty):
 //
 //	GET  /v2/health/live, /v2/health/ready, /v2
-//	GET  /v2/models/{model}[/versions/{version}], …/ready
+//	GET  /v2/models/{model}[/versions/{version}], …/ready, …/config
 //	POST /v2/models/{model}[/versions/{version}]/infer
+//	POST /v2/repository/index, /v2/repository/models/{model}/load, …/unload
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -281,13 +313,17 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, kserve.ServerMetadata{Name: "scalelab-serve", Version: "emulator",
-			Extensions: []string{"binary_tensor_data"}})
+			Extensions: extensions})
 	})
 	for _, prefix := range []string{"/v2/models/{model}", "/v2/models/{model}/versions/{version}"} {
 		mux.HandleFunc("GET "+prefix, s.metadata)
 		mux.HandleFunc("GET "+prefix+"/ready", s.modelReady)
+		mux.HandleFunc("GET "+prefix+"/config", s.modelConfigHandler)
 		mux.HandleFunc("POST "+prefix+"/infer", s.infer)
 	}
+	mux.HandleFunc("POST /v2/repository/index", s.index)
+	mux.HandleFunc("POST /v2/repository/models/{model}/load", s.load)
+	mux.HandleFunc("POST /v2/repository/models/{model}/unload", s.unload)
 	if s.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.MetricsHandler())
 	}
@@ -311,6 +347,13 @@ func (s *Server) checkModel(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if v := r.PathValue("version"); v != "" && v != s.cfg.Version {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Request for unknown model: '%s' version %s is not found", s.cfg.Model, v))
+		return false
+	}
+	s.mu.Lock()
+	unloaded := s.repo.unloaded
+	s.mu.Unlock()
+	if unloaded {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Request for unknown model: '%s' has no available versions", s.cfg.Model))
 		return false
 	}
 	return true

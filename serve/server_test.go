@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/internal/realtimetest"
 	"github.com/scalelab/scalelab/kserve"
 	"github.com/scalelab/scalelab/sim"
@@ -383,4 +385,149 @@ func TestQueueFullAnswers503(t *testing.T) {
 	if got[200] != 2 || got[503] != 1 {
 		t.Errorf("status codes %v, want two 200 and one 503", got)
 	}
+}
+
+// post sends a JSON body (empty: no body) and returns the status and the body.
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	resp, err := http.Post(url, "application/json", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The model-repository extension (Triton's protocol, docs/protocol/extension_model_
+// repository.md): the model configuration reads back the scenario's batching; a load
+// with a "config" parameter reloads the model with that configuration's batching — after
+// reload_time, the old configuration serving meanwhile; unload makes the model
+// unavailable and the index says so; bad loads are refused with Triton's error body.
+func TestRepositoryExtension(t *testing.T) {
+	sc := testScenario(t, map[string]any{"serving": map[string]any{"max_batch_size": 8, "preferred_batch_sizes": []int{4, 8},
+		"max_queue_delay": "500us", "instance_count": 1, "max_queue_size": 0}})
+	s, hs := newTestServer(t, sc, func(c *Config) { c.ReloadTime = 300 * time.Millisecond })
+	model := hs.URL + "/v2/models/mobilenetv4"
+
+	code, body := getBody(t, model+"/config")
+	if code != http.StatusOK {
+		t.Fatalf("GET config = %d %s", code, body)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	db := cfg["dynamic_batching"].(map[string]any)
+	if cfg["max_batch_size"] != 8.0 || db["max_queue_delay_microseconds"] != "500" || len(db["preferred_batch_size"].([]any)) != 2 ||
+		cfg["instance_group"].([]any)[0].(map[string]any)["count"] != 1.0 || cfg["name"] != "mobilenetv4" {
+		t.Errorf("config = %s", body)
+	}
+	_, meta := getBody(t, hs.URL+"/v2")
+	if !strings.Contains(meta, `"model_repository"`) || !strings.Contains(meta, `"model_configuration"`) {
+		t.Errorf("server metadata lacks the extensions: %s", meta)
+	}
+
+	// Reload with new batching, as actuators/kube sends it (the config as a JSON string).
+	newCfg := `{"name":"mobilenetv4","max_batch_size":16,"dynamic_batching":{"preferred_batch_size":[16],"max_queue_delay_microseconds":"2000",` +
+		`"default_queue_policy":{"max_queue_size":"64","timeout_action":"REJECT"}},"instance_group":[{"count":2,"kind":"KIND_GPU"}]}`
+	req, _ := json.Marshal(map[string]any{"parameters": map[string]any{"config": newCfg}})
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		if code, body := postJSON(t, hs.URL+"/v2/repository/models/mobilenetv4/load", string(req)); code != http.StatusOK {
+			t.Errorf("load = %d %s", code, body)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if b := s.Batching(); b.MaxBatchSize != 8 {
+		t.Errorf("during the reload the batching is %+v, want the old configuration serving", b)
+	}
+	<-done
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("the load returned after %v, before reload_time 300ms", took)
+	}
+	want := framework.BatchingSettings{MaxBatchSize: 16, PreferredSizes: []int{16}, MaxQueueDelay: 2 * time.Millisecond, InstanceCount: 2, MaxQueueSize: 64}
+	if got := s.Batching(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the load Batching() = %+v, want %+v", got, want)
+	}
+	_, body = getBody(t, model+"/config")
+	if !strings.Contains(body, `"max_batch_size":16`) || !strings.Contains(body, `"max_queue_size":"64"`) || !strings.Contains(body, `"count":2`) {
+		t.Errorf("config after the load = %s", body)
+	}
+	if s.Reloads() != 1 {
+		t.Errorf("Reloads() = %d, want 1", s.Reloads())
+	}
+	// A batch of up to 16 images is now accepted (the old limit was 8).
+	if resp, body := post(t, model+"/infer", tensorRequest(12), true); resp.StatusCode != http.StatusOK {
+		t.Errorf("infer of 12 images after raising max_batch_size = %d %s", resp.StatusCode, body)
+	}
+
+	// Refused loads, with Triton's error body.
+	for _, tc := range []struct{ name, url, body, want string }{
+		{"unknown model", "/v2/repository/models/resnet/load", "", "failed to load 'resnet'"},
+		{"config not a string", "/v2/repository/models/mobilenetv4/load", `{"parameters":{"config":{"max_batch_size":4}}}`, "'config' parameter must be a string"},
+		{"config not JSON", "/v2/repository/models/mobilenetv4/load", `{"parameters":{"config":"max_batch_size: 4"}}`, "failed to parse the model configuration"},
+		{"no dynamic batching", "/v2/repository/models/mobilenetv4/load", `{"parameters":{"config":"{\"max_batch_size\":4}"}}`, "no dynamic_batching"},
+		{"batch size 0", "/v2/repository/models/mobilenetv4/load", `{"parameters":{"config":"{\"max_batch_size\":0,\"dynamic_batching\":{}}"}}`, "serving.max_batch_size"},
+		{"other model's config", "/v2/repository/models/mobilenetv4/load", `{"parameters":{"config":"{\"name\":\"resnet\",\"dynamic_batching\":{}}"}}`, "names model 'resnet'"},
+	} {
+		code, body := postJSON(t, hs.URL+tc.url, tc.body)
+		if code != http.StatusBadRequest || !strings.Contains(body, `"error"`) || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %s, want 400 with %q", tc.name, code, body, tc.want)
+		}
+	}
+	if s.Reloads() != 1 || s.Batching().MaxBatchSize != 16 {
+		t.Errorf("a refused load changed the model: %d reloads, %+v", s.Reloads(), s.Batching())
+	}
+
+	// Index, unload, load again.
+	if _, body := postJSON(t, hs.URL+"/v2/repository/index", ""); !strings.Contains(body, `"state":"READY"`) {
+		t.Errorf("index = %s", body)
+	}
+	if code, body := postJSON(t, hs.URL+"/v2/repository/models/mobilenetv4/unload", ""); code != http.StatusOK {
+		t.Fatalf("unload = %d %s", code, body)
+	}
+	if _, body := postJSON(t, hs.URL+"/v2/repository/index", ""); !strings.Contains(body, `"state":"UNAVAILABLE"`) || !strings.Contains(body, `"reason":"unloaded"`) {
+		t.Errorf("index after unload = %s", body)
+	}
+	if _, body := postJSON(t, hs.URL+"/v2/repository/index", `{"ready":true}`); body != "[]" {
+		t.Errorf("index of ready models after unload = %s, want []", body)
+	}
+	if resp, body := post(t, model+"/infer", tensorRequest(1), true); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "has no available versions") {
+		t.Errorf("infer after unload = %d %s", resp.StatusCode, body)
+	}
+	if code, _ := getBody(t, hs.URL+"/v2/health/ready"); code != http.StatusServiceUnavailable {
+		t.Errorf("health/ready after unload = %d, want 503", code)
+	}
+	if code, body := postJSON(t, hs.URL+"/v2/repository/models/mobilenetv4/load", ""); code != http.StatusOK {
+		t.Fatalf("load after unload = %d %s", code, body)
+	}
+	if resp, body := post(t, model+"/infer", tensorRequest(1), true); resp.StatusCode != http.StatusOK {
+		t.Errorf("infer after the load = %d %s", resp.StatusCode, body)
+	}
+	if s.Batching().MaxBatchSize != 16 {
+		t.Errorf("a load without a config changed the batching: %+v", s.Batching())
+	}
+}
+
+// tensorRequest is a UINT8 request of b images of the test servers' 3×4×4 input.
+func tensorRequest(b int) kserve.Request {
+	return kserve.Request{Inputs: []kserve.Tensor{{Name: "input", Datatype: kserve.UINT8, Shape: []int64{int64(b), 3, 4, 4}, Data: make([]byte, b*48)}}}
 }

@@ -85,6 +85,12 @@ type pod struct {
 	queueNsCum int64 // queue time of every request the pod executed
 	execCum    int64 // requests the pod executed
 
+	// Per-pod totals of finished executions, as Triton counts them (for exporters; see
+	// PodStates): batches and requests finished on the GPU, and their summed queue,
+	// compute and request (arrival to answer) times.
+	doneBatches, doneRequests             int64
+	doneQueueNs, doneComputeNs, doneReqNs int64
+
 	cpuT, batchT, lifeT, reloadT timer
 	ring                         []podSnap
 	mark                         uint64

@@ -364,8 +364,13 @@ func (s *Sim) onGPU(g *gpu) {
 // batchDone answers a completed batch's requests.
 func (s *Sim) batchDone(in *instance) {
 	p := in.pod
+	p.doneBatches++
+	p.doneRequests += int64(len(in.batch))
 	for _, seq := range in.batch {
 		r := s.reqs.at(seq)
+		p.doneQueueNs += in.execStart - r.enqueue
+		p.doneComputeNs += s.now - in.execStart
+		p.doneReqNs += s.now - r.arrival
 		if !r.abandoned {
 			lat := s.now - r.arrival
 			s.cum.completions++

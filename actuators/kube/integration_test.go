@@ -5,11 +5,16 @@ package kube
 // They skip when the binaries are not built (outside CI); see scripts/build-k8s-testenv.sh.
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
@@ -27,7 +33,10 @@ import (
 	collectorkube "github.com/scalelab/scalelab/collectors/kube"
 	"github.com/scalelab/scalelab/framework"
 	"github.com/scalelab/scalelab/internal/k8stest"
+	"github.com/scalelab/scalelab/internal/realtimetest"
+	"github.com/scalelab/scalelab/kserve"
 	kb "github.com/scalelab/scalelab/kube"
+	"github.com/scalelab/scalelab/serve"
 )
 
 var env *k8stest.Env
@@ -81,9 +90,10 @@ func newCluster(t *testing.T, gpus int, replicas int32) *cluster {
 	if _, err := e.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Wait for the initial pods to run: pods created before the scheduler has seen the new
-	// node are marked unschedulable for a moment, which a test of pending pods would take
-	// for the GPUs being full.
+	// Wait for the initial pods to run, so each test starts from a settled workload.
+	// (k8stest.AddNode returns only once the node has lost the not-ready taint the API
+	// server gives new nodes: before, pods created at once were marked Unschedulable for a
+	// moment, which a test of pending pods took for the GPUs being full.)
 	for {
 		pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -425,6 +435,140 @@ func TestIntegrationBackendReset(t *testing.T) {
 	}
 	if err := b.Reset(ctx, framework.Episode{InitialReplicas: 1}); !errors.Is(err, kb.ErrHPAConflict) {
 		t.Errorf("Reset with a foreign HPA = %v, want ErrHPAConflict", err)
+	}
+}
+
+// Reset must not take an Unschedulable verdict given before a pod of the workload freed
+// its GPU for a settled workload. Here a pod holding one of the node's two GPUs is kept
+// terminating by a finalizer while its replacement is marked Unschedulable; when the
+// finalizer goes, the GPU is free and the scheduler binds the replacement on its next
+// attempt (after its backoff, about a second). Reset, waiting meanwhile, must return only
+// with both replicas Ready — not at the instant the old pod disappears, when the
+// replacement's stale verdict makes the workload look settled.
+func TestIntegrationResetWaitsOutStaleVerdicts(t *testing.T) {
+	c := newCluster(t, 2, 2)
+	b := c.backend(t)
+	ctx := context.Background()
+	pods := c.e.Client.CoreV1().Pods(c.ns)
+	list, err := pods.List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 2 {
+		t.Fatalf("%d pods, %v; want 2", len(list.Items), err)
+	}
+	old := list.Items[0].Name
+	const hold = "scalelab.test/hold"
+	patch := []byte(`{"metadata":{"finalizers":["` + hold + `"]}}`)
+	if _, err := pods.Patch(ctx, old, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Delete(ctx, old, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the replacement pod is marked Unschedulable", func(context.Context) (bool, error) {
+		for _, p := range b.Watcher().Pods() {
+			if kb.Unschedulable(p) {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- b.Reset(ctx, framework.Episode{InitialReplicas: 2}) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Reset returned (%v) while a pod was terminating", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := pods.Patch(ctx, old, types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rc := kb.Counts(b.Watcher().Pods(), 2); rc.Ready != 2 || rc.Pending != 0 || rc.Starting != 0 || rc.Terminating != 0 {
+		t.Errorf("after Reset: %+v, want 2 ready (the replacement bound once the GPU was free)", rc)
+	}
+}
+
+// Batching actions reach `scalelab serve` through Triton's model-control API exactly as
+// they would reach Triton: the actuator reads the model's configuration, applies the
+// batching settings and reloads the model with the configuration override; the emulator's
+// batcher then runs with them (12 simultaneous requests under max_batch_size 2 take at
+// least 6 executions), the kubernetes collector's view reads them back, settings already
+// in force cause no reload, and a dry run reloads nothing.
+func TestIntegrationBatchingReloadsTheEmulator(t *testing.T) {
+	realtimetest.Exclusive(t)
+	c := newCluster(t, 1, 1)
+	scfg := serve.Defaults()
+	scfg.InputShape, scfg.MetricsAddr, scfg.Node, scfg.ReloadTime = []int64{3, 8, 8}, "", "edge", 200*time.Millisecond
+	srv, err := serve.New(scfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	triton := kb.TritonConfig{Model: "mobilenetv4", Endpoints: []string{hs.URL}, Port: 8000, Timeout: 5 * time.Second}
+	a := c.actuator(t, func(o *Options) { o.Triton = triton })
+	ctx := context.Background()
+
+	want := framework.BatchingSettings{MaxBatchSize: 2, PreferredSizes: []int{2}, MaxQueueDelay: time.Millisecond, InstanceCount: 2, MaxQueueSize: 100}
+	ap, err := a.Apply(ctx, framework.Command{Batching: &want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ap.Changed || !strings.Contains(ap.Note, "reloaded") {
+		t.Errorf("Applied = %+v, want a reload", ap)
+	}
+	if got := srv.Batching(); !sameBatching(got, want) || got.InstanceCount != 2 || srv.Reloads() != 1 {
+		t.Fatalf("the emulator runs %+v after %d reloads, want %+v after 1", got, srv.Reloads(), want)
+	}
+	// The emulator's batcher uses the new settings.
+	before := srv.Counters()
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, hl, _ := kserve.EncodeRequest(kserve.Request{Inputs: []kserve.Tensor{{Name: "input", Datatype: kserve.UINT8, Shape: []int64{1, 3, 8, 8}, Data: make([]byte, 192)}}}, true)
+			req, _ := http.NewRequest(http.MethodPost, hs.URL+"/v2/models/mobilenetv4/infer", bytes.NewReader(body))
+			req.Header.Set(kserve.HeaderContentLength, strconv.Itoa(hl))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("infer: HTTP %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	after := srv.Counters()
+	if images, batches := after.Images-before.Images, after.Batches-before.Batches; images != 12 || batches < 6 {
+		t.Errorf("12 requests ran as %d images in %d executions, want at least 6 under max_batch_size 2", images, batches)
+	}
+	// The collector's cluster view reads the settings back through the same API.
+	b := c.backend(t)
+	col, err := collectorkube.New(b, collectorkube.Options{Features: []framework.FeatureSpec{{Name: "replicas_desired"}}, MinReplicas: 1, MaxReplicas: 8,
+		Triton: &kb.Triton{Model: "mobilenetv4", HTTP: &http.Client{Timeout: 5 * time.Second}}, TritonEndpoints: []string{hs.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := col.Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameBatching(obs.Cluster.Batching, want) || obs.Cluster.Batching.InstanceCount != 2 {
+		t.Errorf("the collector sees %+v, want %+v", obs.Cluster.Batching, want)
+	}
+	// Settings in force: no reload. Under dry run: nothing reloads.
+	if ap, err := a.Apply(ctx, framework.Command{Batching: &want}); err != nil || ap.Changed || srv.Reloads() != 1 {
+		t.Errorf("the same settings again: %+v, %v, %d reloads; want no change", ap, err, srv.Reloads())
+	}
+	dry := c.actuator(t, func(o *Options) { o.Triton, o.DryRun = triton, true })
+	other := framework.BatchingSettings{MaxBatchSize: 8, MaxQueueDelay: 100 * time.Microsecond, InstanceCount: 1}
+	if ap, err := dry.Apply(ctx, framework.Command{Batching: &other}); err != nil || !ap.DryRun || srv.Reloads() != 1 || srv.Batching().MaxBatchSize != 2 {
+		t.Errorf("dry run: %+v, %v; %d reloads, batching %+v", ap, err, srv.Reloads(), srv.Batching())
 	}
 }
 

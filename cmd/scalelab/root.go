@@ -53,7 +53,8 @@ or SCALELAB_EXPERIMENT__REPETITIONS=10 in the environment. docs/configuration.md
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the command to this file")
 	root.AddCommand(newRunCmd(), newValidateCmd(), newVersionCmd(), newDocsCmd(), newSweepCmd(), newRunIndexCmd(), newReportCmd(), newTrainCmd(), newEvalCmd())
 	root.AddCommand(newServeCmd(), newLoadgenCmd(), newCalibrateCmd())
-	root.AddCommand(newAgentCmd())
+	root.AddCommand(newAgentCmd(), newSimExportCmd())
+	root.AddCommand(newExportCmd())
 	return root
 }
 

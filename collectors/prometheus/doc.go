@@ -44,5 +44,7 @@
 //
 // The package's integration test runs the whole path on loopback — `scalelab serve` and
 // `scalelab loadgen` scraped by a real Prometheus (promtest) — and checks every feature
-// against the values computed natively over the same window.
+// against the values computed natively over the same window. sim/promexport's test does
+// the same with the simulator's exporter (replica counts included) against the
+// simulator's native features.
 package prometheus

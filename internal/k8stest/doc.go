@@ -23,7 +23,8 @@
 // SCALELAB_REQUIRE_K8S=1, where missing binaries fail the package. `go test -short` does not
 // start the control plane either (its tests skip).
 //
-// Fake GPU nodes are kwok nodes with an nvidia.com/gpu capacity (AddGPUNode): the real
+// Fake GPU nodes are kwok nodes with an nvidia.com/gpu capacity (AddNode, which returns
+// once the node is schedulable: Ready and rid of the not-ready taint): the real
 // scheduler places pods that request GPUs on them until the capacity is used up, and the
 // pods beyond it stay Pending ("Insufficient nvidia.com/gpu"), as on a time-sliced GPU node
 // whose device plugin advertises that many replicas.

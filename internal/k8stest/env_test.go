@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +167,78 @@ func TestGPUNodeCapacity(t *testing.T) {
 	}
 	if cfg.Host != e.APIServerURL {
 		t.Errorf("kubeconfig server = %s, want %s", cfg.Host, e.APIServerURL)
+	}
+}
+
+func TestSchedulable(t *testing.T) {
+	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue}
+	tests := []struct {
+		name string
+		node corev1.Node
+		want bool
+	}{
+		{"ready", corev1.Node{Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{ready}}}, true},
+		{"no condition yet", corev1.Node{}, false},
+		{"not ready", corev1.Node{Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}}, false},
+		{"ready, not-ready taint not yet removed", corev1.Node{
+			Spec:   corev1.NodeSpec{Taints: []corev1.Taint{{Key: "node.kubernetes.io/not-ready", Effect: corev1.TaintEffectNoSchedule}}},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{ready}}}, false},
+		{"cordoned", corev1.Node{Spec: corev1.NodeSpec{Unschedulable: true}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{ready}}}, false},
+		{"prefer-no-schedule taint", corev1.Node{
+			Spec:   corev1.NodeSpec{Taints: []corev1.Taint{{Key: "x", Effect: corev1.TaintEffectPreferNoSchedule}}},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{ready}}}, true},
+	}
+	for _, tt := range tests {
+		if got := Schedulable(&tt.node); got != tt.want {
+			t.Errorf("%s: Schedulable = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A pod created right after AddNode returns is bound at its first scheduling attempt:
+// AddNode waits for the node lifecycle controller to lift the not-ready taint the API
+// server puts on new nodes (before, such a pod was marked Unschedulable for a moment —
+// the cause of a flaky Reset test).
+func TestAddNodeReturnsASchedulableNode(t *testing.T) {
+	e := Require(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := e.Namespace(t)
+	for i := range 3 {
+		node := fmt.Sprintf("fresh-%d-%s", i, ns)
+		if _, err := e.AddNode(ctx, node, NodeOptions{GPUs: 1, Labels: map[string]string{"scalelab.test/pool": node}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.DeleteNode(context.Background(), node) })
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: ns},
+			Spec: corev1.PodSpec{NodeSelector: map[string]string{"scalelab.test/pool": node}, Containers: []corev1.Container{{Name: "c", Image: "example.invalid/c:1",
+				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{GPUResource: resource.MustParse("1")}}}}},
+		}
+		w, err := e.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + pod.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for bound := false; !bound; {
+			select {
+			case ev := <-w.ResultChan():
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					continue
+				}
+				for _, c := range p.Status.Conditions {
+					if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+						t.Fatalf("pod on the new node %s was unschedulable: %s", node, c.Message)
+					}
+				}
+				bound = p.Spec.NodeName != ""
+			case <-ctx.Done():
+				t.Fatalf("pod on %s not bound: %v", node, ctx.Err())
+			}
+		}
+		w.Stop()
 	}
 }

@@ -30,9 +30,14 @@ type NodeOptions struct {
 	Labels map[string]string
 }
 
-// AddNode creates a kwok-managed node and waits until it is Ready (kwok's node stages
-// report it Ready and renew its lease). Tests sharing one control plane should give their
-// nodes distinct labels and select them with a nodeSelector so they do not share capacity.
+// AddNode creates a kwok-managed node and waits until it is schedulable: Ready (kwok's
+// node stages report it Ready and renew its lease) and free of the taints the control
+// plane puts on a node that is not ready yet. The API server taints every new node
+// node.kubernetes.io/not-ready:NoSchedule and the node lifecycle controller removes the
+// taint only after the node reports Ready; a pod created in between is marked
+// Unschedulable ("untolerated taint") and bound a moment later, which a test would take
+// for a full node. Tests sharing one control plane should give their nodes distinct labels
+// and select them with a nodeSelector so they do not share capacity.
 func (e *Env) AddNode(ctx context.Context, name string, o NodeOptions) (*corev1.Node, error) {
 	if o.CPU == "" {
 		o.CPU = "16"
@@ -69,18 +74,36 @@ func (e *Env) AddNode(ctx context.Context, name string, o NodeOptions) (*corev1.
 		if err != nil {
 			return false, nil
 		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				ready = n
-				return true, nil
-			}
+		if Schedulable(n) {
+			ready = n
+			return true, nil
 		}
 		return false, e.exited()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("k8stest: node %s not Ready: %w; kwok log tail:\n%s", name, err, e.logTail("kwok"))
+		return nil, fmt.Errorf("k8stest: node %s not Ready and untainted: %w; kwok log tail:\n%s", name, err, e.logTail("kwok"))
 	}
 	return ready, nil
+}
+
+// Schedulable reports whether the scheduler may place pods on n: Ready, not cordoned, and
+// without NoSchedule or NoExecute taints (the harness creates nodes without taints, so any
+// such taint is the node lifecycle's: not-ready, unreachable).
+func Schedulable(n *corev1.Node) bool {
+	if n.Spec.Unschedulable {
+		return false
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			return false
+		}
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // DeleteNode deletes a node (kwok then stops managing it).

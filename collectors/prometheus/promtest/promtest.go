@@ -35,6 +35,9 @@ type Job struct {
 	// and pod); with HonorLabels, labels the target exposes itself win over them.
 	Labels      map[string]string
 	HonorLabels bool
+	// Optional jobs are not waited for by Start: their target comes up later (a load
+	// generator's metrics server that starts with the run).
+	Optional bool
 }
 
 // Server is a running Prometheus.
@@ -72,7 +75,7 @@ func Require(t testing.TB) string {
 }
 
 // Start starts Prometheus scraping jobs every interval and waits until it is ready and
-// has scraped every target successfully once (at most 30 s).
+// has scraped every target successfully once (at most 30 s), except optional jobs'.
 func Start(t testing.TB, interval time.Duration, jobs ...Job) *Server {
 	t.Helper()
 	bin := Require(t)
@@ -114,7 +117,13 @@ func Start(t testing.TB, interval time.Duration, jobs ...Job) *Server {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for len(jobs) > 0 && !s.targetsUp(len(jobs)) {
+	var required []string
+	for _, j := range jobs {
+		if !j.Optional {
+			required = append(required, j.Name)
+		}
+	}
+	for len(required) > 0 && !s.targetsUp(required) {
 		if time.Now().After(deadline) {
 			t.Fatalf("prometheus targets not up after 30 s; log:\n%s", s.log.String())
 		}
@@ -176,7 +185,9 @@ func (s *Server) ready() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func (s *Server) targetsUp(n int) bool {
+// targetsUp reports whether the targets of every named job have been scraped
+// successfully.
+func (s *Server) targetsUp(jobs []string) bool {
 	resp, err := http.Get(s.URL + "/api/v1/targets?state=active")
 	if err != nil {
 		return false
@@ -185,20 +196,26 @@ func (s *Server) targetsUp(n int) bool {
 	var body struct {
 		Data struct {
 			ActiveTargets []struct {
-				Health string `json:"health"`
+				ScrapePool string `json:"scrapePool"`
+				Health     string `json:"health"`
 			} `json:"activeTargets"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		return false
 	}
-	up := 0
+	up := map[string]bool{}
 	for _, tg := range body.Data.ActiveTargets {
 		if tg.Health == "up" {
-			up++
+			up[tg.ScrapePool] = true
 		}
 	}
-	return up >= n
+	for _, j := range jobs {
+		if !up[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // WaitScraped waits until Prometheus has scraped every target after t (one scrape interval
