@@ -33,6 +33,14 @@ func trapIfNegative() wfunc {
 	)
 }
 
+// callTree is an unexported function (index self) of one i32 parameter d that calls
+// itself twice with d−1 while d > 0: 2^d calls and not a single loop.
+func callTree(self uint32) wfunc {
+	rec := cat(local(0), i32c(1), []byte{opI32Sub, opCall}, uleb(uint64(self)))
+	return wfunc{params: []byte{tI32}, body: cat(
+		local(0), i32c(0), []byte{opI32GtS, opIf, blockVoid}, rec, rec, []byte{opEnd})}
+}
+
 // garbage is an error message no log line should carry verbatim: terminal escapes, NUL,
 // invalid UTF-8, a bidirectional override and newlines.
 var garbage = []byte("bad\x00\x1b[31mred\xff\xfe\u202egnirts\nsecond line\r\x07")
@@ -58,6 +66,16 @@ func TestAdversarialGuests(t *testing.T) {
 			want: ErrTrap, msg: "out of bounds memory access", reinstantiates: true},
 		{name: "infinite loop", mod: baseModule().with(fnAct([]byte{opLoop, blockVoid, opBr, 0, opEnd}, i32c(0))),
 			want: ErrDeadline, msg: "scalelab_act did not return within", reinstantiates: true},
+		{name: "call tree without loops", mod: baseModule().with(fnAct(i32c(60), []byte{opCall, 4}, i32c(0))).with(callTree(4)),
+			want: ErrDeadline, msg: "scalelab_act did not return within", reinstantiates: true},
+		{name: "bulk memory in a loop", mod: baseModule().with(fnAct(
+			[]byte{opLoop, blockVoid}, i32c(0), i32c(0), i32c(65536), opMemoryFill, []byte{opBr, 0, opEnd}, i32c(0))),
+			want: ErrDeadline, msg: "scalelab_act did not return within", reinstantiates: true},
+		{name: "host calls in a loop", mod: func() wmod {
+			m := baseModule().with(fnAct([]byte{opLoop, blockVoid}, i32c(0), i32c(65536), []byte{opCall, 0, opDrop, opBr, 0, opEnd}, i32c(0)))
+			m.imports = []wimport{{module: WASIModule, name: "random_get", params: []byte{tI32, tI32}, results: []byte{tI32}}}
+			return m
+		}(), want: ErrDeadline, msg: "scalelab_act did not return within", reinstantiates: true},
 		{name: "memory bomb", mod: baseModule().with(fnAct(
 			[]byte{opBlock, blockVoid, opLoop, blockVoid}, i32c(16), []byte{opMemoryGrow, 0}, i32c(-1),
 			[]byte{opI32Eq, opBrIf, 1, opBr, 0, opEnd, opEnd, opUnreachable})),
@@ -306,4 +324,68 @@ func TestAdversariesDoNotDisturbOthers(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestCloseStopsARunningGuest closes a policy while its guest spins in act with a
+// deadline far away: Close must stop it and Act must report the policy closed.
+func TestCloseStopsARunningGuest(t *testing.T) {
+	cfg := testConfig(writeModule(t, baseModule().with(fnAct([]byte{opLoop, blockVoid, opBr, 0, opEnd}, i32c(0))).encode()))
+	cfg.CallDeadline = time.Hour
+	p := newPolicy(t, cfg, discreteSpecs(3, "x"), 1)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Act(context.Background(), obsOf(1))
+		errc <- err
+	}()
+	// Wait until Act holds the policy (Stats would wait for it), then give the guest time
+	// to be deep in its loop.
+	for p.mu.TryLock() {
+		p.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("act: %v, want ErrClosed", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the guest still runs a minute after Close")
+	}
+	<-closed
+	if st := p.Stats(); st.Failures != 0 {
+		t.Fatalf("stats %+v: closing is not a failure", st)
+	}
+}
+
+// TestDeadlines checks the other places a deadline stops the guest or a call: a spinning
+// _initialize while the policy is built, bounded by New's context, and a decision whose
+// context has already ended, refused before the guest runs.
+func TestDeadlines(t *testing.T) {
+	t.Run("spinning _initialize", func(t *testing.T) {
+		m := baseModule().with(wfunc{export: ExportInitialize, body: []byte{opLoop, blockVoid, opBr, 0, opEnd}})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := New(ctx, testConfig(writeModule(t, m.encode())), Options{Logger: quietLogger})
+		if !errors.Is(err, ErrDeadline) || !strings.Contains(err.Error(), "instantiation (_initialize) did not return within") {
+			t.Fatalf("error %v, want ErrDeadline in _initialize", err)
+		}
+	})
+	t.Run("context already ended", func(t *testing.T) {
+		p := newPolicy(t, testConfig(writeModule(t, baseModule().encode())), discreteSpecs(3, "x"), 1)
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+		defer cancel()
+		if _, err := p.Act(ctx, obsOf(1)); !errors.Is(err, ErrDeadline) {
+			t.Fatalf("error %v, want ErrDeadline", err)
+		}
+		// The guest never ran: the instance is kept and nothing counts as its failure.
+		if st := p.Stats(); st.Acts != 1 || st.Failures != 0 || st.Instantiations != 1 {
+			t.Fatalf("stats %+v, want the refused decision to leave the guest alone", st)
+		}
+		if a, err := p.Act(context.Background(), obsOf(1)); err != nil || a.Values[0] != 1 {
+			t.Fatalf("next decision: %v %v, want [1]", a.Values, err)
+		}
+	})
 }

@@ -76,9 +76,10 @@ func benchAct(b *testing.B, ctx context.Context, p framework.Policy, want float6
 }
 
 // BenchmarkAct16 measures one decision of a simple 16-feature policy: natively, in a Go
-// WASM guest through the host (with the host's call deadline creating a context per call,
-// with the runner's deadline already on the context, and with no deadline at all), and
-// the host's floor with a hand-written guest that only writes a constant.
+// WASM guest through the host (bounded by the host's call_deadline, by the runner's
+// deadline on the context, by no deadline at all — each interruptible, with the deadline
+// checks compiled in — and uninterruptible), and the host's floor with a hand-written guest
+// that only writes a constant.
 func BenchmarkAct16(b *testing.B) {
 	names := make([]string, 16)
 	for i := range names {
@@ -97,7 +98,7 @@ func BenchmarkAct16(b *testing.B) {
 		benchAct(b, context.Background(), newPolicy(b, goCfg, specs, 1), want.Values[0])
 	})
 	// As in the runner with the defaults (policy deadline = call_deadline = 1 s): the
-	// context already ends sooner than call_deadline, so the host adds no context of its own.
+	// context already ends sooner than call_deadline.
 	runnerCfg := goCfg
 	runnerCfg.CallDeadline = 2 * time.Hour
 	b.Run("wasm-go/runner-deadline", func(b *testing.B) {
@@ -135,7 +136,7 @@ func BenchmarkInstantiate(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p.mu.Lock()
-		in, err := p.instantiate(context.Background(), context.Background())
+		in, err := p.instantiate(newBound(context.Background(), 0), newBound(context.Background(), 0))
 		p.mu.Unlock()
 		if err != nil {
 			b.Fatal(err)

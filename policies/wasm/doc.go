@@ -20,8 +20,11 @@
 // its seed. Linear memory is capped at memory_limit_mb by a per-instance allocator, which
 // also lets the host tell an out-of-memory death from other traps. Every call has a
 // wall-clock deadline — call_deadline, and for act also the policy's `deadline` carried by
-// the context — enforced by wazero's WithCloseOnContextDone, which stops even a guest
-// spinning in a loop.
+// the context — which stops even a guest spinning in a loop: the host rewrites an
+// interruptible module before compiling it so that it charges an instruction budget at
+// every function entry and loop header and calls back into the host when the budget is
+// spent (meter.go; docs/policy-abi.md, Deadlines). No context, timer or goroutine is
+// created per call.
 //
 // # Failures
 //
@@ -40,12 +43,14 @@
 // Compiling a module happens once per file digest per process, through wazero's on-disk
 // compilation cache (cache_dir): seconds for a Go guest the first time, a fraction of that
 // from the cache. Each policy instance (one per run) instantiates the shared compiled
-// module in a few milliseconds. A decision costs the guest's own work plus about half a
-// microsecond of host overhead; see BenchmarkAct16 and docs/performance.md. wazero
-// implements interruptibility by leaving native code at every loop iteration, and Go's
-// WebAssembly code routes every jump through a dispatch loop, so branch-heavy Go guests run
-// several times slower interruptible than with `interruptible: false`, which is only for
-// trusted modules.
+// module in a few milliseconds. A decision costs the guest's own work plus a few hundred
+// nanoseconds of host overhead; see BenchmarkAct16, the export package's
+// BenchmarkActMLP64 and docs/performance.md. The deadline checks cost a Go guest 10–20 %
+// of its time (Go's WebAssembly code routes every jump through its function's dispatch
+// loop, a loop header); wazero's own WithCloseOnContextDone, used before, left
+// native code for Go at every loop iteration and made Go guests several times slower.
+// `interruptible: false` runs a module unchanged and cannot stop it: only for trusted
+// modules.
 //
 // The subpackage gobuild builds Go guests with the Go toolchain (tests and export), and
 // export turns a PPO checkpoint into a module (`scalelab export wasm`).

@@ -18,12 +18,14 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// The host keeps one wazero runtime per compilation cache directory (and interruptibility,
-// a compile-time setting) for the life of the process, and one compiled module per file digest inside it: compiling a Go guest takes
-// seconds, loading it from the on-disk cache a fraction of that, and instantiating a
-// compiled module a few milliseconds. Policy instances (one per run) share the compiled
-// module and each instantiate their own copy. Memory limits are per instance (see
-// limitedMemory), so policies with different limits share the runtime too.
+// The host keeps one wazero runtime per compilation cache directory (and interruptibility:
+// interruptible runtimes compile instrumented modules and provide their check function)
+// for the life of the process, and one compiled module per file digest inside it:
+// compiling a Go guest takes seconds, loading it from the on-disk cache a fraction of
+// that, and instantiating a compiled module a few milliseconds. Policy instances (one per
+// run) share the compiled module and each instantiate their own copy. Memory limits are
+// per instance (see limitedMemory), so policies with different limits share the runtime
+// too.
 
 // engineKey identifies a shared runtime.
 type engineKey struct {
@@ -74,14 +76,22 @@ func getEngine(key engineKey) (*engine, error) {
 		caches[key.cacheDir] = cache
 	}
 	ctx := context.Background()
+	// Deadlines are enforced by instrumenting the modules (meter.go), not by wazero's
+	// WithCloseOnContextDone, which leaves native code at every loop iteration.
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
-		WithCloseOnContextDone(key.interruptible).
+		WithCloseOnContextDone(false).
 		WithCoreFeatures(api.CoreFeaturesV2)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if key.interruptible {
+		if err := instantiateMeter(ctx, rt); err != nil {
+			_ = rt.Close(ctx)
+			return nil, err
+		}
 	}
 	e := &engine{key: key, rt: rt, modules: map[[sha256.Size]byte]*moduleEntry{}}
 	engines[key] = e
@@ -140,9 +150,21 @@ func loadModule(ctx context.Context, path string, key engineKey) (*Module, error
 	return ent.mod, nil
 }
 
-// compile compiles bin and checks its exports and imports against the ABI.
+// compile compiles bin — instrumented with deadline checks when the engine is
+// interruptible — and checks its exports and imports against the ABI.
 func compile(ctx context.Context, eng *engine, path string, bin []byte, digest [sha256.Size]byte) (*Module, error) {
 	start := time.Now()
+	if eng.key.interruptible {
+		metered, err := instrument(bin)
+		if err != nil {
+			if _, cerr := eng.rt.CompileModule(ctx, bin); cerr != nil {
+				// Not valid WebAssembly in the first place: say that.
+				return nil, fmt.Errorf("module %s: %w: invalid WebAssembly: %v", path, ErrBadModule, cerr)
+			}
+			return nil, fmt.Errorf("module %s: %w: %v (interruptible: false runs it without deadlines, for trusted modules only)", path, ErrBadModule, err)
+		}
+		bin = metered
+	}
 	cm, err := eng.rt.CompileModule(ctx, bin)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w: invalid WebAssembly: %v", path, ErrBadModule, err)
@@ -187,6 +209,9 @@ func (m *Module) check() error {
 	var foreign []string
 	for _, d := range m.compiled.ImportedFunctions() {
 		mod, name, _ := d.Import()
+		if mod == meterModule && name == meterFunc && m.eng.key.interruptible {
+			continue // added by instrument, which refuses modules importing it themselves
+		}
 		if mod != WASIModule {
 			foreign = append(foreign, mod+"."+name)
 		}

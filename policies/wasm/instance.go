@@ -31,6 +31,10 @@ type instance struct {
 	stderr *head
 	// memory backs the guest's linear memory and enforces its limit.
 	memory *limitedMemory
+	// meter is the bound of the call in progress, for the instrumented guest's checks, and
+	// ctx the context every call into the instance gets: it carries the meter.
+	meter *meter
+	ctx   context.Context
 }
 
 // beginCall clears what the previous call left for error messages: the stderr tail and a
@@ -197,9 +201,8 @@ func parseTrap(msg string) (reason, frames string, ok bool) {
 // default allocation error handler.
 var oomHints = []string{"out of memory", "memory allocation of"}
 
-// classify turns an error from calling fn into one wrapping the matching sentinel. ctx is
-// the call's context, budget the time it had.
-func (p *Policy) classify(ctx context.Context, fn string, err error, in *instance, budget time.Duration) error {
+// classify turns an error from calling fn under b into one wrapping the matching sentinel.
+func (p *Policy) classify(b bound, fn string, err error, in *instance) error {
 	var stderr string
 	if in != nil && in.stderr != nil {
 		stderr = in.stderr.String()
@@ -233,8 +236,11 @@ func (p *Policy) classify(ctx context.Context, fn string, err error, in *instanc
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
 			return fmt.Errorf("%w: %s did not return within %v; the host stopped it: %w",
-				ErrDeadline, fn, budget.Round(time.Millisecond), context.DeadlineExceeded)
+				ErrDeadline, fn, b.budget.Round(time.Millisecond), context.DeadlineExceeded)
 		case sys.ExitCodeContextCanceled:
+			if p.closing.Load() {
+				return fmt.Errorf("%s interrupted: %w", fn, ErrClosed)
+			}
 			return fmt.Errorf("%s canceled: %w", fn, context.Canceled)
 		}
 		if p.closing.Load() {
@@ -245,7 +251,7 @@ func (p *Policy) classify(ctx context.Context, fn string, err error, in *instanc
 		}
 		return fmt.Errorf("%w with code %d in %s%s", ErrExit, exit.ExitCode(), fn, suffix)
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if b.ctx != nil && b.ctx.Err() != nil && errors.Is(err, b.ctx.Err()) {
 		return fmt.Errorf("%s: %w", fn, err)
 	}
 	if reason, frames, ok := parseTrap(err.Error()); ok {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/scalelab/scalelab/framework"
 )
@@ -56,7 +57,8 @@ type Policy struct {
 	closed   bool
 	stats    Stats
 
-	// live is the current instance, readable without mu so Close can interrupt a call.
+	// live is the current instance, readable without mu so Close can close it under an
+	// uninterruptible call.
 	live    atomic.Pointer[instance]
 	closing atomic.Bool
 }
@@ -125,9 +127,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Policy, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	sctx, cancel := p.setupContext(ctx)
-	defer cancel()
-	if _, err := p.ensure(sctx, nil); err != nil {
+	if _, err := p.ensure(p.setupBound(ctx), bound{}); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -138,22 +138,17 @@ func New(ctx context.Context, cfg Config, o Options) (*Policy, error) {
 // machine, and should not fail a short call_deadline meant for decisions.
 const minSetupDeadline = 10 * time.Second
 
-// setupContext bounds instantiation outside a decision by max(call_deadline, 10 s), or
-// not at all when call_deadline is 0.
-func (p *Policy) setupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// setupBound bounds instantiation outside a decision by ctx and max(call_deadline, 10 s),
+// or by ctx alone when call_deadline is 0.
+func (p *Policy) setupBound(ctx context.Context) bound {
 	if p.cfg.CallDeadline <= 0 {
-		return ctx, noCancel
+		return newBound(ctx, 0)
 	}
-	return context.WithTimeout(ctx, max(p.cfg.CallDeadline, minSetupDeadline))
+	return newBound(ctx, max(p.cfg.CallDeadline, minSetupDeadline))
 }
 
-// budgetOf is the time left before ctx's deadline (0 = none), for error messages.
-func budgetOf(ctx context.Context) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		return time.Until(dl)
-	}
-	return 0
-}
+// callBound bounds a call by ctx and call_deadline, whichever ends sooner.
+func (p *Policy) callBound(ctx context.Context) bound { return newBound(ctx, p.cfg.CallDeadline) }
 
 // newRandSource is the guest's random stream: ChaCha8 keyed by SHA-256 of a domain label
 // and the seed, so the same run seed gives the guest the same bytes.
@@ -174,25 +169,6 @@ func (p *Policy) Stats() Stats {
 	return p.stats
 }
 
-// noCancel is the cancel function of a context used as is.
-func noCancel() {}
-
-// callContext bounds a call by CallDeadline unless ctx already ends sooner, and returns
-// the time the call has (0 = unbounded).
-func (p *Policy) callContext(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
-	d := p.cfg.CallDeadline
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); d <= 0 || left <= d {
-			return ctx, noCancel, left
-		}
-	}
-	if d <= 0 {
-		return ctx, noCancel, 0
-	}
-	c, cancel := context.WithTimeout(ctx, d)
-	return c, cancel, d
-}
-
 // usable reports why no call may reach the guest, or nil.
 func (p *Policy) usable() error {
 	switch {
@@ -205,18 +181,26 @@ func (p *Policy) usable() error {
 }
 
 // ensure returns a ready instance: the current one, or a new one, instantiated and version
-// checked under instCtx and, when the spec is known, initialised under callCtx. A failure
-// counts toward max_failures. p.mu is held.
-func (p *Policy) ensure(instCtx, callCtx context.Context) (*instance, error) {
+// checked under inst and, when the spec is known, initialised under call. A failure counts
+// toward max_failures. p.mu is held.
+func (p *Policy) ensure(inst, call bound) (*instance, error) {
 	if p.inst != nil {
 		return p.inst, nil
 	}
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	in, err := p.instantiate(instCtx, callCtx)
+	in, err := p.instantiate(inst, call)
 	if err != nil {
-		p.failed(in, err)
+		if refused(err) {
+			// Nothing ran out of time in the guest: the bound had ended before. Only
+			// release what was instantiated.
+			if in != nil && in.mod != nil {
+				_ = in.mod.Close(context.Background())
+			}
+		} else {
+			p.failed(in, err)
+		}
 		return nil, fmt.Errorf("wasm policy %s: %w", p.name, err)
 	}
 	p.inst = in
@@ -224,15 +208,20 @@ func (p *Policy) ensure(instCtx, callCtx context.Context) (*instance, error) {
 	return in, nil
 }
 
-// instantiate creates an instance under ctx and, when the spec is known, initialises it
-// under callCtx. On error the returned instance (possibly nil) is already closed.
-func (p *Policy) instantiate(ctx, callCtx context.Context) (*instance, error) {
-	budget := budgetOf(ctx)
+// instantiate creates an instance under b and, when the spec is known, initialises it
+// under call. On error the returned instance (possibly nil) is already closed.
+func (p *Policy) instantiate(b, call bound) (*instance, error) {
+	in := &instance{stderr: newHead(stderrHead), stack: make([]uint64, 5), memory: &limitedMemory{limit: uint64(p.cfg.memoryLimitPages()) * pageSize},
+		meter: &meter{closing: &p.closing, b: b}}
+	in.ctx = context.WithValue(context.Background(), meterKey{}, in.meter)
+	const what = "instantiation (" + ExportInitialize + ")"
+	if code, stop := in.meter.stopCode(false); stop {
+		return nil, &refusedError{p.classify(b, what, sys.NewExitError(code), in)}
+	}
 	p.stats.Instantiations++
-	in := &instance{stderr: newHead(stderrHead), stack: make([]uint64, 5), memory: &limitedMemory{limit: uint64(p.cfg.memoryLimitPages()) * pageSize}}
-	mod, err := p.module.eng.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.memory), p.module.compiled, newModuleConfig(p.rand, in.stderr))
+	mod, err := p.module.eng.rt.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, in.memory), p.module.compiled, newModuleConfig(p.rand, in.stderr))
 	if err != nil {
-		return nil, p.classify(ctx, "instantiation ("+ExportInitialize+")", err, in, budget)
+		return nil, p.classify(b, what, err, in)
 	}
 	in.mod, in.mem = mod, mod.Memory()
 	in.alloc = mod.ExportedFunction(ExportAlloc)
@@ -245,8 +234,8 @@ func (p *Policy) instantiate(ctx, callCtx context.Context) (*instance, error) {
 		_ = mod.Close(context.Background())
 		return in, err
 	}
-	if err := in.mod.ExportedFunction(ExportVersion).CallWithStack(ctx, in.stack); err != nil {
-		return fail(p.classify(ctx, ExportVersion, err, in, budget))
+	if err := p.call(in, in.mod.ExportedFunction(ExportVersion), ExportVersion, b); err != nil {
+		return fail(err)
 	}
 	if v := int32(uint32(in.stack[0])); v != ABIVersion {
 		return fail(fmt.Errorf("%w: the module implements ABI v%d, this host implements v%d", ErrABIVersion, v, ABIVersion))
@@ -254,17 +243,44 @@ func (p *Policy) instantiate(ctx, callCtx context.Context) (*instance, error) {
 	if p.spec == nil {
 		return in, nil
 	}
-	if err := p.initGuest(callCtx, in, budgetOf(callCtx)); err != nil {
+	if err := p.initGuest(in, call); err != nil {
 		return fail(err)
 	}
 	return in, nil
 }
 
+// call runs fn on the instance's stack under b. When b has already ended (or the policy
+// is closing) the guest is not entered and the error is a *refusedError.
+func (p *Policy) call(in *instance, fn api.Function, name string, b bound) error {
+	in.meter.b = b
+	if code, stop := in.meter.stopCode(false); stop {
+		return &refusedError{p.classify(b, name, sys.NewExitError(code), in)}
+	}
+	err := fn.CallWithStack(in.ctx, in.stack)
+	in.meter.b = bound{} // do not keep the caller's context
+	if err != nil {
+		return p.classify(b, name, err, in)
+	}
+	return nil
+}
+
+// refusedError is a call's error when the guest was not entered: its instance is intact.
+type refusedError struct{ error }
+
+// Unwrap returns the classified error.
+func (e *refusedError) Unwrap() error { return e.error }
+
+// refused reports whether err is a call that never entered the guest.
+func refused(err error) bool {
+	var r *refusedError
+	return errors.As(err, &r)
+}
+
 // allocate calls scalelab_alloc and checks the block lies inside guest memory.
-func (p *Policy) allocate(ctx context.Context, in *instance, size uint32, budget time.Duration) (uint32, error) {
+func (p *Policy) allocate(in *instance, size uint32, b bound) (uint32, error) {
 	in.stack[0] = uint64(size)
-	if err := in.alloc.CallWithStack(ctx, in.stack); err != nil {
-		return 0, p.classify(ctx, ExportAlloc, err, in, budget)
+	if err := p.call(in, in.alloc, ExportAlloc, b); err != nil {
+		return 0, err
 	}
 	ptr := uint32(in.stack[0])
 	if ptr == 0 {
@@ -278,21 +294,21 @@ func (p *Policy) allocate(ctx context.Context, in *instance, size uint32, budget
 }
 
 // initGuest passes the spec to init and allocates the act buffers.
-func (p *Policy) initGuest(ctx context.Context, in *instance, budget time.Duration) error {
-	ptr, err := p.allocate(ctx, in, uint32(len(p.spec)), budget)
+func (p *Policy) initGuest(in *instance, b bound) error {
+	ptr, err := p.allocate(in, uint32(len(p.spec)), b)
 	if err != nil {
 		return err
 	}
 	in.mem.Write(ptr, p.spec)
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(p.spec))
 	in.beginCall()
-	if err := in.init.CallWithStack(ctx, in.stack); err != nil {
-		return p.classify(ctx, ExportInit, err, in, budget)
+	if err := p.call(in, in.init, ExportInit, b); err != nil {
+		return err
 	}
 	if st := int32(uint32(in.stack[0])); st != StatusOK {
-		return p.guestError(ctx, in, ExportInit, st)
+		return p.guestError(in, ExportInit, st, b)
 	}
-	block, err := p.allocate(ctx, in, p.lay.length, budget)
+	block, err := p.allocate(in, p.lay.length, b)
 	if err != nil {
 		return err
 	}
@@ -301,11 +317,11 @@ func (p *Policy) initGuest(ctx context.Context, in *instance, budget time.Durati
 }
 
 // guestError builds the GuestError of a negative status, reading the error channel.
-func (p *Policy) guestError(ctx context.Context, in *instance, fn string, st int32) error {
+func (p *Policy) guestError(in *instance, fn string, st int32, b bound) error {
 	ge := &GuestError{Function: fn, Status: st}
 	if in.errFn != nil {
-		if err := in.errFn.CallWithStack(ctx, in.stack); err != nil {
-			ge.Message = "(reading the error channel failed: " + p.classify(ctx, ExportError, err, in, 0).Error() + ")"
+		if err := p.call(in, in.errFn, ExportError, b); err != nil {
+			ge.Message = "(reading the error channel failed: " + err.Error() + ")"
 		} else if mem, ok := in.mem.Read(0, in.mem.Size()); ok {
 			msg, err := decodeErrorMessage(mem, in.stack[0])
 			if err != nil {
@@ -362,18 +378,15 @@ func (p *Policy) Init(s framework.Specs) error {
 	}
 	p.spec = spec
 	p.lay = newLayout(len(s.Features), s.Action.Dim())
-	ctx, cancel, budget := p.callContext(context.Background())
-	defer cancel()
+	b := p.callBound(context.Background())
 	if p.inst != nil {
-		if err := p.initGuest(ctx, p.inst, budget); err != nil {
+		if err := p.initGuest(p.inst, b); err != nil {
 			p.failed(p.inst, err)
 			return fmt.Errorf("wasm policy %s: %w", p.name, err)
 		}
 		return nil
 	}
-	sctx, scancel := p.setupContext(context.Background())
-	defer scancel()
-	_, err = p.ensure(sctx, ctx)
+	_, err = p.ensure(p.setupBound(context.Background()), b)
 	return err
 }
 
@@ -393,9 +406,8 @@ func (p *Policy) Act(ctx context.Context, obs framework.Observation) (framework.
 		return framework.Action{}, fmt.Errorf("wasm policy %s: observation has %d values and %d validity flags, the spec has %d features",
 			p.name, len(obs.Values), len(obs.Valid), p.lay.n)
 	}
-	ctx, cancel, budget := p.callContext(ctx)
-	defer cancel()
-	in, err := p.ensure(ctx, ctx)
+	b := p.callBound(ctx)
+	in, err := p.ensure(b, b)
 	if err != nil {
 		return framework.Action{}, err
 	}
@@ -412,9 +424,10 @@ func (p *Policy) Act(ctx context.Context, obs framework.Observation) (framework.
 	s[3], s[4] = uint64(in.block+lay.action), uint64(lay.m)
 	in.beginCall()
 	p.stats.Acts++
-	if err := in.act.CallWithStack(ctx, s); err != nil {
-		err = p.classify(ctx, ExportAct, err, in, budget)
-		p.failed(in, err)
+	if err := p.call(in, in.act, ExportAct, b); err != nil {
+		if !refused(err) {
+			p.failed(in, err)
+		}
 		return framework.Action{}, fmt.Errorf("wasm policy %s: %w", p.name, err)
 	}
 	ret := int32(uint32(s[0]))
@@ -429,7 +442,7 @@ func (p *Policy) Act(ctx context.Context, obs framework.Observation) (framework.
 	if err != nil {
 		var ge *GuestError
 		if errors.As(err, &ge) {
-			err = p.guestError(ctx, in, ExportAct, ret)
+			err = p.guestError(in, ExportAct, ret, b)
 		}
 		return framework.Action{}, fmt.Errorf("wasm policy %s: %w", p.name, err)
 	}
@@ -446,14 +459,12 @@ func (p *Policy) Observe(reward float64, done bool) {
 	if p.usable() != nil || in == nil || in.block == 0 || in.obs == nil {
 		return
 	}
-	ctx, cancel, budget := p.callContext(context.Background())
-	defer cancel()
 	in.stack[0] = api.EncodeF64(reward)
 	in.stack[1] = 0
 	if done {
 		in.stack[1] = 1
 	}
-	p.hook(ctx, in, in.obs, ExportObserve, budget)
+	p.hook(in, in.obs, ExportObserve, p.callBound(context.Background()))
 }
 
 // Reset tells the guest a new episode starts, when it exports reset. A failure is logged;
@@ -465,37 +476,41 @@ func (p *Policy) Reset() {
 	if p.usable() != nil || in == nil || in.block == 0 || in.resetF == nil {
 		return
 	}
-	ctx, cancel, budget := p.callContext(context.Background())
-	defer cancel()
-	p.hook(ctx, in, in.resetF, ExportReset, budget)
+	p.hook(in, in.resetF, ExportReset, p.callBound(context.Background()))
 }
 
 // hook calls observe or reset (parameters already on the stack) and handles failure.
-func (p *Policy) hook(ctx context.Context, in *instance, fn api.Function, name string, budget time.Duration) {
+func (p *Policy) hook(in *instance, fn api.Function, name string, b bound) {
 	in.beginCall()
-	if err := fn.CallWithStack(ctx, in.stack); err != nil {
-		err = p.classify(ctx, name, err, in, budget)
+	if err := p.call(in, fn, name, b); err != nil {
+		if refused(err) {
+			p.logger.Warn("wasm guest not called", "function", name, "err", err)
+			return
+		}
 		p.failed(in, err)
 		return
 	}
 	if st := int32(uint32(in.stack[0])); st != StatusOK {
-		p.logger.Warn("wasm guest returned an error", "function", name, "err", p.guestError(ctx, in, name, st))
+		p.logger.Warn("wasm guest returned an error", "function", name, "err", p.guestError(in, name, st, b))
 	}
 }
 
 // Close releases the guest instance; a call in progress is interrupted (when the module is
-// interruptible; otherwise Close returns without waiting for it and the instance is
-// released when the call returns). The compiled module stays cached for other policies.
-// Close is idempotent.
+// interruptible: it stops at its next check, typically within a millisecond; otherwise Close
+// returns without waiting for it and the instance is released when the call returns). The
+// compiled module stays cached for other policies. Close is idempotent.
 func (p *Policy) Close() error {
 	p.closing.Store(true)
-	if in := p.live.Load(); in != nil {
-		_ = in.mod.CloseWithExitCode(context.Background(), 0)
-	}
-	if !p.cfg.Interruptible && !p.mu.TryLock() {
-		return nil
-	} else if p.cfg.Interruptible {
+	if p.cfg.Interruptible {
+		// The guest's checks see closing and stop a call in progress.
 		p.mu.Lock()
+	} else {
+		if in := p.live.Load(); in != nil {
+			_ = in.mod.CloseWithExitCode(context.Background(), 0)
+		}
+		if !p.mu.TryLock() {
+			return nil
+		}
 	}
 	defer p.mu.Unlock()
 	p.closed = true
