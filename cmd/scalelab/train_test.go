@@ -65,7 +65,10 @@ func TestTrainExperimentValidation(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	sets := []string{"--set", "policies.ppo.total_timesteps=480", "--set", "policies.ppo.checkpoint=" + filepath.Join(dir, "agent.json"),
-		"--set", "policies.ppo.validation.episodes=3", "--set", "experiment.duration=5m"}
+		"--set", "policies.ppo.validation.episodes=3", "--set", "experiment.duration=5m",
+		// configs/ppo-seed.yaml selects the best checkpoint; start from select: final, whose
+		// validation keys are monitoring only.
+		"--set", "policies.ppo.validation.select=final"}
 	plain, err := runCLI(t, append([]string{"train", "../../configs/ppo-seed.yaml", "--out", filepath.Join(dir, "plain"), "-q", "--no-plots"}, sets...)...)
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, plain)
@@ -92,8 +95,8 @@ func TestTrainExperimentValidation(t *testing.T) {
 	if s.Validations != 1 || s.Best == nil || s.Best.Iteration != 1 || s.Best.Episodes != 3 {
 		t.Fatalf("summary: %d validations, best %+v", s.Validations, s.Best)
 	}
-	best, err := runCLI(t, append([]string{"train", "../../configs/ppo-seed.yaml", "--out", filepath.Join(dir, "best"), "-q", "--no-plots",
-		"--set", "policies.ppo.validation.every=1", "--set", "policies.ppo.validation.select=best"}, sets...)...)
+	best, err := runCLI(t, append(append([]string{"train", "../../configs/ppo-seed.yaml", "--out", filepath.Join(dir, "best"), "-q", "--no-plots"}, sets...),
+		"--set", "policies.ppo.validation.every=1", "--set", "policies.ppo.validation.select=best")...)
 	if err != nil {
 		t.Fatalf("train selecting the best: %v\n%s", err, best)
 	}
